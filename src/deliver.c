@@ -1,0 +1,491 @@
+/* deliver - one message or a whole queue run through the smarthost; see deliver.h */
+#include "deliver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "buf.h"
+#include "dsn.h"
+#include "log.h"
+#include "secret.h"
+
+/* a secret (password or token) is never longer than this */
+#define SECRET_MAX 65536
+
+struct deliver {
+	const struct conf *conf;
+	struct queue *queue;
+	struct smtp_session *session;	/* NULL until needed, or after it was lost */
+	bool session_failed;		/* a connect failed in this run: don't retry per message */
+	struct smtp_reply session_error;
+	struct buf secret;
+	bool have_secret;
+};
+
+/* deliver_new - empty deliverer */
+struct deliver *deliver_new(const struct conf *c, struct queue *q)
+{
+	struct deliver *d = calloc(1, sizeof *d);
+	if (d == NULL)
+		return NULL;
+	d->conf = c;
+	d->queue = q;
+	buf_init(&d->secret, SECRET_MAX);
+	return d;
+}
+
+/* deliver_free - end the session and forget the secret */
+void deliver_free(struct deliver *d)
+{
+	if (d == NULL)
+		return;
+	if (d->session != NULL)
+		smtp_close(d->session);
+	buf_wipe(&d->secret);
+	free(d);
+}
+
+/* set_reply - fill a reply of our own making (code 0: no server reply) */
+static void set_reply(struct smtp_reply *r, int code, const char *enhanced, const char *text)
+{
+	r->code = code;
+	if (snprintf(r->enhanced, sizeof r->enhanced, "%s", enhanced) < 0)
+		r->enhanced[0] = '\0';
+	log_printable(text, strlen(text), r->text, sizeof r->text);
+}
+
+/* fetch_secret - the [auth] secret, once per process */
+static int fetch_secret(struct deliver *d, struct smtp_reply *why)
+{
+	char err[512];
+	if (d->have_secret)
+		return 0;
+	int r = secret_fetch(d->conf, &d->secret, err, sizeof err);
+	if (r < 0) {
+		set_reply(why, 0, "", err);
+		return -1;
+	}
+	d->have_secret = true;
+	return 0;
+}
+
+/* session - the open session, opening it when needed; NULL with why */
+static struct smtp_session *session(struct deliver *d, struct smtp_reply *why)
+{
+	if (d->session != NULL)
+		return d->session;
+	if (d->session_failed) {
+		*why = d->session_error;
+		return NULL;
+	}
+	if (fetch_secret(d, why) < 0)
+		return NULL;
+	const struct conf *c = d->conf;
+	bool auth = c->auth.user != NULL && c->auth.mechanism != CONF_MECH_NONE;
+	struct smtp_config cfg = {
+		.host = c->smarthost.host,
+		.port = c->smarthost.port,
+		.tls = c->smarthost.tls,
+		.conf = c,
+		.mechanism = auth ? c->auth.mechanism : CONF_MECH_NONE,
+		.user = auth ? c->auth.user : NULL,
+		.secret = auth ? buf_cstr(&d->secret) : NULL,
+	};
+	d->session = smtp_open(&cfg, why);
+	if (d->session == NULL) {
+		/* one failed connect per run is enough to defer the rest */
+		d->session_failed = true;
+		d->session_error = *why;
+	}
+	return d->session;
+}
+
+/* drop_session - forget a session the smarthost no longer serves */
+static void drop_session(struct deliver *d)
+{
+	if (d->session != NULL)
+		smtp_close(d->session);
+	d->session = NULL;
+}
+
+/* deliver_describe - "250 2.0.0 text" for logs, errors and the queue's reason line */
+void deliver_describe(const struct smtp_reply *r, char *out, size_t outlen)
+{
+	int n;
+	if (r->code == 0)
+		n = snprintf(out, outlen, "%s", r->text);
+	else if (r->enhanced[0] != '\0')
+		n = snprintf(out, outlen, "%d %s %s", r->code, r->enhanced, r->text);
+	else
+		n = snprintf(out, outlen, "%d %s", r->code, r->text);
+	if (n < 0 && outlen > 0)
+		out[0] = '\0';
+}
+
+/* log_outcome - one log line for the recipients of m that share an outcome */
+static void log_outcome(const struct deliver *d, const struct queue_msg *m,
+			const bool *pick, const char *status, const struct smtp_reply *r)
+{
+	struct buf to;
+	char why[SMTP_TEXT_MAX + 32];
+	buf_init(&to, 8192);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		if (!pick[i])
+			continue;
+		if (buf_printf(&to, "%s<%s>", to.len ? "," : "", m->rcpt[i]) < 0) {
+			buf_puts(&to, ",...");
+			break;
+		}
+	}
+	if (to.len == 0) {
+		buf_free(&to);
+		return;
+	}
+	deliver_describe(r, why, sizeof why);
+	const char *relay = d->session != NULL ? smtp_peer(d->session) : d->conf->smarthost.host;
+	log_event("%s: from=<%s>, to=%s, size=%llu, relay=%s, delay=%lld, attempts=%u, status=%s (%s)",
+		  m->id, m->sender, buf_cstr(&to), m->size, relay,
+		  (long long)(time(NULL) - m->arrival), m->attempts + 1, status, why);
+	buf_free(&to);
+}
+
+/* one attempt's bookkeeping, per recipient still to do */
+struct attempt {
+	size_t n;			/* recipients tried */
+	size_t *idx;			/* their index in m->rcpt */
+	const char **addr;
+	struct smtp_reply *reply;	/* each one's reply (or the deciding one) */
+	enum smtp_verdict *verdict;
+	bool tx_refused;		/* MAIL, DATA or end of data refused for good */
+};
+
+/* attempt_alloc - arrays for m's recipients not done yet; -1 on ENOMEM */
+static int attempt_alloc(struct attempt *a, const struct queue_msg *m)
+{
+	size_t n = m->nrcpt ? m->nrcpt : 1;
+	a->n = 0;
+	a->tx_refused = false;
+	a->idx = calloc(n, sizeof *a->idx);
+	a->addr = calloc(n, sizeof *a->addr);
+	a->reply = calloc(n, sizeof *a->reply);
+	a->verdict = calloc(n, sizeof *a->verdict);
+	if (a->idx == NULL || a->addr == NULL || a->reply == NULL || a->verdict == NULL)
+		return -1;
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		if (m->rcpt_done[i])
+			continue;
+		a->idx[a->n] = i;
+		a->addr[a->n] = m->rcpt[i];
+		a->n++;
+	}
+	return 0;
+}
+
+/* attempt_free - release the arrays */
+static void attempt_free(struct attempt *a)
+{
+	free(a->idx);
+	free(a->addr);
+	free(a->reply);
+	free(a->verdict);
+}
+
+/*
+ * transact - one SMTP transaction for the recipients in a; fills each
+ * recipient's verdict and reply. A transaction that failed as a whole
+ * gives every recipient its verdict, except those already refused for
+ * good one by one.
+ */
+static void transact(struct deliver *d, const struct queue_msg *m, struct attempt *a,
+		     struct smtp_reply *tx)
+{
+	struct smtp_result res = { .rcpt = a->reply };
+	enum smtp_verdict v;
+	struct smtp_session *s = session(d, tx);
+	if (s == NULL) {
+		v = SMTP_TEMP;
+	} else {
+		struct smtp_message msg = {
+			.sender = m->sender, .rcpt = a->addr, .nrcpt = a->n,
+			.size = m->size, .eightbit = m->eightbit,
+			.notify = m->notify, .ret = m->ret, .envid = m->envid,
+			.data_fd = m->fd, .data_off = m->data_off,
+		};
+		v = smtp_send(s, &msg, &res);
+		*tx = res.tx;
+		if (res.session_lost || (v != SMTP_OK && smtp_reset(s) < 0))
+			drop_session(d);
+	}
+	for (size_t j = 0; j < a->n; j++) {
+		enum smtp_verdict own = smtp_reply_verdict(&a->reply[j]);
+		if (v == SMTP_OK) {
+			a->verdict[j] = own;
+		} else if (own == SMTP_PERM && a->reply[j].code != 503) {
+			a->verdict[j] = SMTP_PERM;	/* refused on its own, before the failure */
+		} else {
+			a->verdict[j] = v;
+			a->reply[j] = *tx;
+			a->tx_refused = a->tx_refused || v == SMTP_PERM;
+		}
+	}
+}
+
+/* bounce_rejected - queue a DSN for the recipients refused in this attempt */
+static void bounce_rejected(struct deliver *d, const struct queue_msg *m, const struct attempt *a)
+{
+	struct dsn_rcpt *f = calloc(a->n ? a->n : 1, sizeof *f);
+	size_t nf = 0;
+	char id[QUEUE_ID_LEN + 1], err[512];
+	if (f == NULL) {
+		log_event("%s: cannot bounce: out of memory", m->id);
+		return;
+	}
+	for (size_t j = 0; j < a->n; j++) {
+		if (a->verdict[j] != SMTP_PERM)
+			continue;
+		f[nf].addr = a->addr[j];
+		f[nf].reply = a->reply[j];
+		f[nf].remote_mta = d->conf->smarthost.host;
+		nf++;
+	}
+	int r = nf ? dsn_bounce(d->queue, d->conf, m, f, nf, time(NULL), id, err, sizeof err) : 1;
+	if (r < 0)
+		log_event("%s: cannot queue the bounce: %s", m->id, err);
+	else if (r == 0)
+		log_event("%s: sender non-delivery notification: %s", m->id, id);
+	free(f);
+}
+
+/* log_attempt - the attempt's log lines: sent, deferred, then each refusal */
+static void log_attempt(const struct deliver *d, const struct queue_msg *m,
+			const struct attempt *a, const struct smtp_reply *tx)
+{
+	bool *pick = calloc(m->nrcpt ? m->nrcpt : 1, sizeof *pick);
+	if (pick == NULL)
+		return;
+	const struct smtp_reply *deferred_reason = tx;
+	for (int pass = 0; pass < 2; pass++) {
+		enum smtp_verdict want = pass == 0 ? SMTP_OK : SMTP_TEMP;
+		memset(pick, 0, m->nrcpt * sizeof *pick);
+		for (size_t j = 0; j < a->n; j++) {
+			if (a->verdict[j] == want) {
+				pick[a->idx[j]] = true;
+				if (want == SMTP_TEMP)
+					deferred_reason = &a->reply[j];
+			}
+		}
+		log_outcome(d, m, pick, pass == 0 ? "sent" : "deferred",
+			    pass == 0 ? tx : deferred_reason);
+	}
+	for (size_t j = 0; j < a->n; j++) {
+		if (a->verdict[j] != SMTP_PERM)
+			continue;
+		memset(pick, 0, m->nrcpt * sizeof *pick);
+		pick[a->idx[j]] = true;
+		log_outcome(d, m, pick, "bounced", &a->reply[j]);
+	}
+	free(pick);
+}
+
+/* tally - count the outcomes into rep and mark handled recipients done */
+static void tally(struct queue_msg *m, const struct attempt *a, const struct smtp_reply *tx,
+		  struct deliver_report *rep)
+{
+	const struct smtp_reply *worst = NULL;
+	for (size_t j = 0; j < a->n; j++) {
+		switch (a->verdict[j]) {
+		case SMTP_OK:
+			rep->sent++;
+			m->rcpt_done[a->idx[j]] = true;
+			break;
+		case SMTP_PERM:
+			rep->rejected++;
+			m->rcpt_done[a->idx[j]] = true;
+			worst = &a->reply[j];
+			break;
+		case SMTP_TEMP:
+			rep->deferred++;
+			if (worst == NULL)
+				worst = &a->reply[j];
+			break;
+		}
+	}
+	rep->tx_rejected = a->tx_refused;
+	rep->reason = worst != NULL ? *worst : *tx;
+}
+
+/* settle - record m's fate in the queue after an attempt; m is released */
+static int settle(struct deliver *d, struct queue_msg *m, const struct deliver_report *rep)
+{
+	char why[SMTP_TEXT_MAX + 32];
+	deliver_describe(&rep->reason, why, sizeof why);
+	if (rep->deferred > 0) {
+		time_t delay = queue_retry_delay(m->attempts + 1, d->conf->queue.retry_min,
+						 d->conf->queue.retry_max);
+		return queue_defer(d->queue, m, why, time(NULL) + delay);
+	}
+	if (rep->rejected > 0)
+		return queue_fail(d->queue, m, why);
+	return queue_done(d->queue, m);
+}
+
+/* deliver_message - one attempt at m, then its fate recorded */
+int deliver_message(struct deliver *d, struct queue_msg *m, bool bounce,
+		    struct deliver_report *rep)
+{
+	struct attempt a;
+	struct smtp_reply tx;
+	memset(rep, 0, sizeof *rep);
+	memset(&tx, 0, sizeof tx);
+	if (attempt_alloc(&a, m) < 0) {
+		attempt_free(&a);
+		set_reply(&rep->reason, 0, "", "out of memory");
+		rep->deferred = 1;
+		queue_release(m);	/* still queued, untouched */
+		return 0;
+	}
+	if (a.n > 0) {
+		transact(d, m, &a, &tx);
+		log_attempt(d, m, &a, &tx);
+		if (bounce)
+			bounce_rejected(d, m, &a);
+	}
+	tally(m, &a, &tx, rep);
+	attempt_free(&a);
+	return settle(d, m, rep);
+}
+
+/* expire - m outlived max_age: bounce every recipient left, move to failed/ */
+static int expire(struct deliver *d, struct queue_msg *m)
+{
+	struct attempt a;
+	char text[SMTP_TEXT_MAX];
+	int r = -1;
+	if (attempt_alloc(&a, m) == 0) {
+		if (snprintf(text, sizeof text, "message expired after %lld seconds in the queue; last error: %s",
+			     (long long)(time(NULL) - m->arrival),
+			     m->last_error != NULL ? m->last_error : "none") < 0)
+			text[0] = '\0';
+		for (size_t j = 0; j < a.n; j++) {
+			a.verdict[j] = SMTP_PERM;
+			set_reply(&a.reply[j], 0, "4.4.7", text);
+		}
+		log_attempt(d, m, &a, &a.reply[0]);
+		bounce_rejected(d, m, &a);
+		r = queue_fail(d->queue, m, text);
+	} else {
+		queue_release(m);
+	}
+	attempt_free(&a);
+	return r;
+}
+
+/* the ids of one queue walk */
+struct idlist {
+	char (*id)[QUEUE_ID_LEN + 1];
+	size_t n, cap;
+};
+
+/* collect - queue_walk callback: remember one id */
+static int collect(void *ctx, const char *id)
+{
+	struct idlist *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *p = realloc(l->id, cap * sizeof *l->id);
+		if (p == NULL)
+			return -1;
+		l->id = p;
+		l->cap = cap;
+	}
+	if (snprintf(l->id[l->n], sizeof l->id[l->n], "%s", id) != QUEUE_ID_LEN)
+		return 0;
+	l->n++;
+	return 0;
+}
+
+/* selected - does the run's selection take m? */
+static bool selected(const struct deliver_select *sel, const struct queue_msg *m)
+{
+	if (sel->id != NULL && strncmp(m->id, sel->id, strlen(sel->id)) != 0)
+		return false;
+	if (sel->domain == NULL)
+		return true;
+	size_t dl = strlen(sel->domain);
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const char *at = strrchr(m->rcpt[i], '@');
+		if (!m->rcpt_done[i] && at != NULL && strlen(at + 1) == dl &&
+		    strcasecmp(at + 1, sel->domain) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* run_one - lock, select, expire or deliver one message; 1 when it left the queue */
+static int run_one(struct deliver *d, const struct deliver_select *sel, const char *id,
+		   bool *bounced)
+{
+	struct queue_msg m;
+	struct deliver_report rep;
+	char err[512];
+	enum queue_lock_result lr = queue_lock(d->queue, id, &m, err, sizeof err);
+	if (lr == QUEUE_ERROR)
+		log_event("%s: cannot read queue file: %s", id, err);
+	if (lr != QUEUE_LOCKED)
+		return 0;
+	time_t now = time(NULL);
+	if (!selected(sel, &m)) {
+		queue_release(&m);
+		return 0;
+	}
+	if (d->conf->queue.max_age > 0 && now - m.arrival > (time_t)d->conf->queue.max_age) {
+		*bounced = *bounced || m.sender[0] != '\0';
+		return expire(d, &m) == 0;
+	}
+	if (!sel->force && m.next_try > now) {
+		queue_release(&m);
+		return 0;
+	}
+	if (deliver_message(d, &m, true, &rep) < 0)
+		return 0;
+	*bounced = *bounced || (rep.rejected > 0 && rep.deferred == 0);
+	return rep.deferred == 0;
+}
+
+/* seen - was id in the first round's list? */
+static bool seen(const struct idlist *l, const char *id)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->id[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* deliver_queue - one queue run; bounces it creates go out in the same run */
+int deliver_queue(struct deliver *d, const struct deliver_select *sel)
+{
+	struct idlist first = { 0 }, again = { 0 };
+	bool bounced = false;
+	int left = 0;
+	queue_clean_tmp(d->queue, 24 * 3600);
+	if (queue_walk(d->queue, collect, &first) < 0) {
+		free(first.id);
+		return -1;
+	}
+	for (size_t i = 0; i < first.n; i++)
+		left += run_one(d, sel, first.id[i], &bounced);
+	/* a second look for the bounces this run queued, and only for them */
+	if (bounced && sel->id == NULL && sel->domain == NULL &&
+	    queue_walk(d->queue, collect, &again) == 0) {
+		bool more = false;
+		for (size_t i = 0; i < again.n; i++)
+			if (!seen(&first, again.id[i]))
+				left += run_one(d, sel, again.id[i], &more);
+	}
+	free(first.id);
+	free(again.id);
+	return left;
+}

@@ -1,0 +1,69 @@
+/*
+ * deliver - policy: queued messages -> SMTP session -> per-recipient
+ * outcome -> queue state, log line, bounce.
+ *
+ * One struct deliver holds at most one session with the smarthost, opened
+ * on first need and kept for the following messages (RSET between them);
+ * reconnecting only when the smarthost dropped it. The secret is fetched
+ * once, when the first session is opened, and wiped when the deliverer is
+ * freed.
+ */
+#ifndef RELAYMAIL_DELIVER_H
+#define RELAYMAIL_DELIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf.h"
+#include "queue.h"
+#include "smtp.h"
+
+struct deliver;
+
+/* what happened to one message in one attempt, for the front end */
+struct deliver_report {
+	unsigned sent;		/* recipients accepted with the final 250 */
+	unsigned deferred;	/* recipients left in the queue for a retry */
+	unsigned rejected;	/* recipients refused for good (5xx) */
+	bool tx_rejected;	/* MAIL, DATA or end of data refused for good */
+	struct smtp_reply reason;	/* the reply that explains the worst outcome */
+};
+
+/* deliver_new - a deliverer for c and q (both outlive it); NULL on ENOMEM */
+struct deliver *deliver_new(const struct conf *c, struct queue *q);
+
+/* deliver_free - QUIT any session, wipe the secret, free */
+void deliver_free(struct deliver *d);
+
+/*
+ * deliver_message - one attempt at the locked message m, then m's fate is
+ * recorded in the queue: removed (all done), deferred (state saved with
+ * the next retry), or moved to failed/ (every recipient handled, some
+ * refused). bounce: refused recipients of m get an RFC 3464 bounce (queue
+ * runs; a synchronous caller hears the exit status instead). m is
+ * released in every case. Result: 0, or -1 when the queue itself failed
+ * (m is then still safely in the queue).
+ */
+int deliver_message(struct deliver *d, struct queue_msg *m, bool bounce,
+		    struct deliver_report *rep);
+
+/* selection for a queue run */
+struct deliver_select {
+	bool force;		/* ignore next_try (sendmail -q) */
+	const char *id;		/* -qI: only ids starting with this, or NULL */
+	const char *domain;	/* -qR: only messages with a recipient in it, or NULL */
+};
+
+/*
+ * deliver_queue - one queue run: every selected message that is due and
+ * not locked by another runner, over as few connections as possible;
+ * expired messages (max_age) bounce. Result: number of messages that
+ * left the queue (sent or bounced), or -1 when the queue could not be
+ * read.
+ */
+int deliver_queue(struct deliver *d, const struct deliver_select *sel);
+
+/* deliver_describe - a reply as one line: "550 5.1.1 text", or our own text */
+void deliver_describe(const struct smtp_reply *r, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * io - buffered line I/O over a TCP socket, in clear or through TLS, with a
+ * deadline on every step and hard limits on line length.
+ *
+ * Every error leaves a printable one-line reason in io_error(); all of them
+ * are temporary failures from the point of view of delivery (the caller
+ * queues and retries).
+ */
+#ifndef RELAYMAIL_IO_H
+#define RELAYMAIL_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+#define IO_LINE_MAX 4096	/* longest reply line accepted (RFC 5321: 512) */
+
+struct io;
+struct tls_cache;	/* tls.h: saved TLS sessions (issue 6) */
+
+struct io_tls {
+	const char *servername;	/* SNI and the name the certificate must match */
+	bool verify;		/* chain + host name, by OpenSSL */
+	const char *ca_file;	/* NULL: the system trust store */
+	const char *fingerprint;	/* NULL or 64 hex digits: SHA-256 of the leaf cert */
+	const char *cert_file;	/* NULL or client certificate (PEM) */
+	const char *key_file;	/* NULL: the key is in cert_file */
+	const struct tls_cache *cache;	/* NULL: no session resumption */
+};
+
+/*
+ * io_connect - resolve host (getaddrinfo, AF_UNSPEC) and try every address
+ * in turn, each with timeout seconds, until one connects. TCP_NODELAY is
+ * set. Result: a new io, or NULL with err ("connect to
+ * host[192.0.2.1]:587: Connection refused"; the last address's error).
+ */
+struct io *io_connect(const char *host, unsigned port, unsigned timeout, char *err, size_t errlen);
+
+/*
+ * io_from_fd - an io over an already connected stream socket (made
+ * non-blocking; owned by the io from now on, even on failure). name is
+ * shown as the peer ("name[address]:port", or name alone when the socket
+ * has no IP address). Used by tests and by callers that connect
+ * themselves. NULL only when out of memory.
+ */
+struct io *io_from_fd(int fd, const char *name, unsigned timeout);
+
+/* io_peer - "host[address]:port" of the connected peer */
+const char *io_peer(const struct io *io);
+
+/* io_peer_is_loopback - the connected address is 127/8 or ::1 */
+bool io_peer_is_loopback(const struct io *io);
+
+/* io_set_timeout - deadline in seconds for each following read, flush or handshake (0: none) */
+void io_set_timeout(struct io *io, unsigned seconds);
+
+/*
+ * io_start_tls - TLS handshake (TLS 1.2 minimum) over the connection, then
+ * certificate checks per t. Fails if unread input is pending (the caller
+ * must check io_pending first, see STARTTLS injection). 0, or -1 with
+ * io_error saying why (the verification failure reason included).
+ */
+int io_start_tls(struct io *io, const struct io_tls *t);
+
+/* io_is_tls - the connection is encrypted */
+bool io_is_tls(const struct io *io);
+
+/* io_tls_describe - "TLSv1.3 TLS_AES_256_GCM_SHA384" (+ " resumed"), or "" in clear */
+const char *io_tls_describe(struct io *io);
+
+/* io_pending - bytes received but not yet read by the caller */
+size_t io_pending(const struct io *io);
+
+/*
+ * io_read_line - the next line, without its CRLF (or LF), into line
+ * (reset first). 1: a line; 0: the peer closed; -1: timeout, error, or a
+ * line longer than IO_LINE_MAX (io_error says which).
+ */
+int io_read_line(struct io *io, struct buf *line);
+
+/* io_write - queue bytes for sending (buffered; flushed when full) */
+int io_write(struct io *io, const void *p, size_t n);
+
+/* io_flush - send everything queued; 0 or -1 */
+int io_flush(struct io *io);
+
+/* io_error - the last error, printable, one line */
+const char *io_error(const struct io *io);
+
+/* io_close - shut TLS down (without waiting) and close; io freed */
+void io_close(struct io *io);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * queue - the only code that touches the spool directory.
+ *
+ * Layout under [queue] dir:
+ *   tmp/      messages being written (locked by their writer; invisible)
+ *   q/ID      committed messages: envelope block, empty line, message data
+ *   s/ID      delivery state of q/ID (attempts, next try, last error, which
+ *             recipients are done), replaced atomically
+ *   failed/   messages given up on: ID and ID.state
+ * A message is committed by: write to tmp/, fsync, rename into q/, fsync
+ * q/. Exclusive flock(2) on the message file says "being delivered"; a
+ * dead process's lock vanishes with it. Files are opened with O_NOFOLLOW
+ * and checked with fstat (regular, one link, our owner).
+ *
+ * Queue ids: QUEUE_ID_LEN upper-case hex digits (time + random), unique
+ * across processes and reboots; queue_valid_id() is checked before any id
+ * from outside becomes a path.
+ */
+#ifndef RELAYMAIL_QUEUE_H
+#define RELAYMAIL_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "envelope.h"
+
+#define QUEUE_ID_LEN 16
+
+struct queue {
+	char *dir;
+	int dirfd;
+	int tmpfd;	/* tmp/ */
+	int qfd;	/* q/ */
+	int sfd;	/* s/ */
+	int failfd;	/* failed/ */
+};
+
+/* a message being written */
+struct queue_new {
+	int fd;
+	char id[QUEUE_ID_LEN + 1];
+	char tmpname[64];
+	off_t body_flag_off;	/* private: where the BODY line is patched */
+	char wbuf[65536];	/* private: write buffer */
+	size_t wlen;
+	unsigned long long data_bytes;
+};
+
+/* a committed message, read back (and locked, when for delivery) */
+struct queue_msg {
+	char id[QUEUE_ID_LEN + 1];
+	int fd;			/* -1 when not open */
+	bool locked;		/* we hold its delivery lock */
+	bool busy;		/* (queue_read) someone else holds it */
+	time_t arrival;
+	char *sender;		/* "" for <> */
+	char **rcpt;
+	size_t nrcpt;
+	bool eightbit;
+	char *notify;
+	char *ret;
+	char *envid;
+	off_t data_off;		/* where the message data starts in fd */
+	unsigned long long size;	/* bytes of message data */
+	/* delivery state */
+	unsigned attempts;
+	time_t next_try;	/* 0: due now */
+	char *last_error;	/* NULL or printable one line */
+	bool *rcpt_done;	/* nrcpt flags: delivered or bounced already */
+};
+
+enum queue_lock_result { QUEUE_LOCKED, QUEUE_BUSY, QUEUE_GONE, QUEUE_ERROR };
+
+/*
+ * queue_open - open (creating when create and allowed) the spool at dir.
+ * 0, or -1 with err naming the path and the problem.
+ */
+int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t errlen);
+void queue_close(struct queue *q);
+
+/* queue_valid_id - true for exactly QUEUE_ID_LEN upper-case hex digits */
+bool queue_valid_id(const char *id);
+
+/*
+ * queue_new_begin - create a locked temp file and write env's sender,
+ * recipients and DSN parameters to it. 0, or -1 with err.
+ */
+int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
+		    struct queue_new *n, char *err, size_t errlen);
+
+/* queue_new_write - append message data; 0 or -1 (errno). Usable as a
+ * message_write_headers/message_copy_body callback with ctx = n. */
+int queue_new_write(void *n, const void *p, size_t len);
+
+/*
+ * queue_new_commit - record eightbit, flush, fsync, rename into q/,
+ * fsync q/; the message stays locked and is returned in m (ready for
+ * delivery; release with queue_release). 0, or -1 with err (the temp file
+ * is then removed: nothing half-written is ever visible).
+ */
+int queue_new_commit(struct queue *q, struct queue_new *n, bool eightbit,
+		     struct queue_msg *m, char *err, size_t errlen);
+
+/* queue_new_abort - remove the temp file (input failed, nothing queued) */
+void queue_new_abort(struct queue *q, struct queue_new *n);
+
+/*
+ * queue_lock - open q/ID for delivery: non-blocking exclusive lock, then
+ * check the file is still linked, then read envelope and state into m.
+ */
+enum queue_lock_result queue_lock(struct queue *q, const char *id, struct queue_msg *m,
+				  char *err, size_t errlen);
+
+/* queue_read - read envelope and state without locking (mailq); sets busy */
+int queue_read(struct queue *q, const char *id, struct queue_msg *m, char *err, size_t errlen);
+
+/*
+ * queue_done - all recipients handled: remove s/ID then q/ID, fsync q/,
+ * release m. 0 or -1.
+ */
+int queue_done(struct queue *q, struct queue_msg *m);
+
+/*
+ * queue_defer - save the state (attempts + 1, next_try, reason, rcpt_done
+ * as set by the caller) atomically, then release m. 0 or -1.
+ */
+int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try);
+
+/*
+ * queue_fail - give up: state with reason saved, both files moved to
+ * failed/, release m. 0 or -1.
+ */
+int queue_fail(struct queue *q, struct queue_msg *m, const char *reason);
+
+/* queue_release - close (dropping the lock) and free m's contents */
+void queue_release(struct queue_msg *m);
+
+/*
+ * queue_walk - call fn(ctx, id) for every committed message, oldest
+ * first; fn returning -1 stops the walk. 0 or -1.
+ */
+int queue_walk(struct queue *q, int (*fn)(void *ctx, const char *id), void *ctx);
+
+/* queue_clean_tmp - remove unlocked temp files older than age seconds */
+void queue_clean_tmp(struct queue *q, time_t age);
+
+/* queue_retry_delay - retry_min doubled per attempt, capped at retry_max */
+time_t queue_retry_delay(unsigned attempts, unsigned retry_min, unsigned retry_max);
+
+/*
+ * queue_parse - the pure parser behind queue_lock and queue_read (a fuzz
+ * target): env is a spool file's envelope block, from its first byte up
+ * to and including the empty line that ends it ("...\n\n"); state is the
+ * content of its state file, or NULL when there is none. Fills m (fd -1,
+ * data_off = envlen, size 0: the caller knows the file) and allocates
+ * rcpt_done for nrcpt. 0, or -1 with err; m is always safe to pass to
+ * queue_release afterwards.
+ */
+int queue_parse(const char *env, size_t envlen, const char *state, size_t statelen,
+		struct queue_msg *m, char *err, size_t errlen);
+
+/* queue_msg_init - an empty m (fd -1), safe to pass to queue_release */
+void queue_msg_init(struct queue_msg *m);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * secret - fetch the authentication secret named by [auth]: the password
+ * itself, the first line of password_file, or the first line printed by
+ * password_command (run by /bin/sh -c with the caller's privileges already
+ * dropped by the front end).
+ *
+ * The secret lands in a struct buf that the caller wipes with buf_wipe() as
+ * soon as it has been encoded. Errors never quote the secret.
+ */
+#ifndef RELAYMAIL_SECRET_H
+#define RELAYMAIL_SECRET_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "conf.h"
+
+/*
+ * secret_fetch - fill out (an empty buffer) with the secret.
+ * Result: 0; 1 when the configuration names no secret (no AUTH);
+ * -1 with a one-line reason in err (file unreadable, command failed or
+ * printed nothing).
+ */
+int secret_fetch(const struct conf *c, struct buf *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,357 @@
+/* sendmail - front end and the one table of exit statuses; see sendmail.h */
+#include "sendmail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "deliver.h"
+#include "envelope.h"
+#include "log.h"
+#include "mailq.h"
+#include "queue.h"
+#include "submit.h"
+
+#define RELAYMAIL_VERSION "0.1.0"
+
+/* entry_hygiene - fds 0-2 open, private umask, no core dumps, no SIGPIPE */
+static void entry_hygiene(void)
+{
+	struct stat st;
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fstat(fd, &st) < 0 && errno == EBADF) {
+			int n = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+			if (n < 0 || n != fd)
+				_exit(EX_OSERR);
+		}
+	}
+	umask(077);
+	/* a secret may be in memory later: never let it reach a core file */
+	struct rlimit none = { 0, 0 };
+	(void)setrlimit(RLIMIT_CORE, &none);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* drop_privileges - give up any set-id privilege for good */
+static int drop_privileges(void)
+{
+	gid_t g = getgid();
+	uid_t u = getuid();
+	if (setresgid(g, g, g) < 0 || setresuid(u, u, u) < 0)
+		return -1;
+	return 0;
+}
+
+/* config_path - -C, then RELAYMAIL_CONFIG, then the default; caller's choice drops privileges */
+static const char *config_path(const struct options *o, int *status)
+{
+	const char *path = o->config;
+	if (path == NULL)
+		path = getenv("RELAYMAIL_CONFIG");
+	if (path == NULL || *path == '\0')
+		return CONF_DEFAULT_PATH;
+	if (getuid() != 0 && drop_privileges() < 0) {
+		log_error("cannot drop privileges: %s", strerror(errno));
+		*status = EX_OSERR;
+		return NULL;
+	}
+	return path;
+}
+
+/* usage - --help text */
+static void usage(void)
+{
+	fputs("usage: sendmail [-t] [-i] [-f sender] [-F name] [-C config] [-odi|-odb|-odq] [-v] [--] recipient...\n"
+	      "       sendmail -bp | mailq [--json]      list the queue\n"
+	      "       sendmail -q [-qINTERVAL] [-qIid] [-qRdomain]   deliver the queue\n"
+	      "       sendmail -bv recipient...         show what recipients expand to\n"
+	      "       sendmail -bi | newaliases         accepted, does nothing\n"
+	      "Relays mail to the smarthost configured in " CONF_DEFAULT_PATH "; see sendmail(8).\n",
+	      stdout);
+}
+
+/* open_queue - the spool, or EX_CANTCREAT with a message */
+static int open_queue(const struct conf *c, struct queue *q, bool create)
+{
+	char err[512];
+	if (queue_open(q, c->queue.dir, create, err, sizeof err) < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* mode_list - -bp / mailq */
+static int mode_list(const struct conf *c, const struct options *o)
+{
+	struct queue q;
+	char err[512];
+	if (access(c->queue.dir, F_OK) < 0 && errno == ENOENT) {
+		if (o->json)
+			return EX_OK;
+		puts("Mail queue is empty");
+		return EX_OK;
+	}
+	if (open_queue(c, &q, false) < 0)
+		return EX_NOPERM;
+	int r = mailq_print(&q, stdout, o->json, err, sizeof err);
+	queue_close(&q);
+	if (r < 0) {
+		log_error("%s", err);
+		return EX_OSERR;
+	}
+	return fflush(stdout) == 0 ? EX_OK : EX_OSERR;
+}
+
+/* print_expansion - -bv callback: one line per final address */
+static int print_expansion(void *ctx, const char *addr)
+{
+	const struct conf *c = ctx;
+	printf("%s... deliverable: mailer relay, host %s, user %s\n", addr, c->smarthost.host, addr);
+	return 0;
+}
+
+/* mode_verify - -bv: what each recipient argument expands to */
+static int mode_verify(const struct conf *c, const struct options *o)
+{
+	struct envelope env;
+	char err[256];
+	int status = EX_OK;
+	if (o->nrcpt == 0) {
+		log_error("-bv needs at least one recipient");
+		return EX_USAGE;
+	}
+	envelope_init(&env, c);
+	for (int i = 0; i < o->nrcpt; i++) {
+		if (envelope_expand(&env, o->rcpt[i], print_expansion, (void *)c, err, sizeof err) < 0) {
+			printf("%s... %s\n", o->rcpt[i], err);
+			status = EX_USAGE;
+		}
+	}
+	envelope_free(&env);
+	return status;
+}
+
+/* mode_queue_run - -q once, or every -qINTERVAL until killed */
+static int mode_queue_run(const struct conf *c, const struct options *o)
+{
+	struct queue q;
+	struct deliver_select sel = {
+		.force = o->queue_interval == 0,
+		.id = o->queue_id,
+		.domain = o->queue_domain,
+	};
+	if (open_queue(c, &q, true) < 0)
+		return EX_CANTCREAT;
+	int status = EX_OK;
+	for (;;) {
+		struct deliver *d = deliver_new(c, &q);
+		if (d == NULL || deliver_queue(d, &sel) < 0)
+			status = EX_OSERR;
+		deliver_free(d);	/* no idle connection between runs */
+		if (o->queue_interval == 0)
+			break;
+		sleep(o->queue_interval);
+	}
+	queue_close(&q);
+	return status;
+}
+
+/* exit status of a submission that could not be queued */
+static int submit_status(enum submit_result r)
+{
+	switch (r) {
+	case SUBMIT_OK:
+		return EX_OK;
+	case SUBMIT_USAGE:
+		return EX_USAGE;
+	case SUBMIT_BAD_MESSAGE:
+		return EX_DATAERR;
+	case SUBMIT_READ_ERROR:
+		return EX_OSERR;
+	case SUBMIT_CANT_QUEUE:
+		return EX_CANTCREAT;
+	}
+	return EX_SOFTWARE;
+}
+
+/* report_sync - a synchronous attempt's outcome: the exit status, and what the caller reads */
+static int report_sync(const char *id, const struct deliver_report *rep)
+{
+	char why[SMTP_TEXT_MAX + 32];
+	deliver_describe(&rep->reason, why, sizeof why);
+	if (rep->rejected > 0 || rep->tx_rejected) {
+		log_error("message %s refused by the smarthost: %s", id, why);
+		return rep->tx_rejected ? EX_UNAVAILABLE : EX_NOUSER;
+	}
+	if (rep->deferred > 0)
+		log_info("delivery deferred, message queued as %s: %s", id, why);
+	return EX_OK;
+}
+
+/* deliver_detached - -odb: the child delivers this and other due messages */
+static int deliver_detached(const struct conf *c, struct queue *q, struct queue_msg *m)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		/* still safely queued: a later run delivers it */
+		log_info("message queued as %s (cannot start the background delivery: %s)", m->id,
+			 strerror(errno));
+		return EX_OK;
+	}
+	if (pid > 0)
+		return EX_OK;	/* the child holds the lock through the shared open file */
+	(void)setsid();
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	struct deliver *d = deliver_new(c, q);
+	struct deliver_report rep;
+	struct deliver_select due = { 0 };
+	if (d != NULL && deliver_message(d, m, true, &rep) == 0)
+		(void)deliver_queue(d, &due);
+	deliver_free(d);
+	_exit(EX_OK);
+}
+
+/* mode_deliver - -bm: queue the message, then deliver as the mode says */
+static int mode_deliver(const struct conf *c, const struct options *o)
+{
+	struct queue q;
+	struct queue_msg m;
+	char err[512];
+	struct submit_request req = {
+		.fd = 0, .sender = o->sender, .rcpt = o->rcpt, .nrcpt = o->nrcpt,
+		.from_headers = o->from_headers, .dot_ends = o->dot_ends,
+		.full_name = o->full_name,
+		.body_8bit = o->body != NULL && strcmp(o->body, "8BITMIME") == 0,
+		.notify = o->notify[0] ? o->notify : NULL, .ret = o->ret, .envid = o->envid,
+	};
+	if (o->nrcpt == 0 && !o->from_headers) {
+		log_error("no recipients: give one or use -t");
+		return EX_USAGE;
+	}
+	if (open_queue(c, &q, true) < 0)
+		return EX_CANTCREAT;
+	enum submit_result sr = submit_message(c, &q, &req, &m, err, sizeof err);
+	if (sr != SUBMIT_OK) {
+		log_error("%s", err);
+		queue_close(&q);
+		return submit_status(sr);
+	}
+	enum conf_queue_mode mode = c->queue.mode;
+	if (o->delivery == OPTIONS_DELIVERY_SYNC)
+		mode = CONF_MODE_SYNC;
+	else if (o->delivery == OPTIONS_DELIVERY_BACKGROUND)
+		mode = CONF_MODE_BACKGROUND;
+	else if (o->delivery == OPTIONS_DELIVERY_QUEUE)
+		mode = CONF_MODE_QUEUE;
+	int status = EX_OK;
+	if (mode == CONF_MODE_QUEUE) {
+		log_event("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", m.id, m.sender, m.size, m.nrcpt);
+		queue_release(&m);
+	} else if (mode == CONF_MODE_BACKGROUND) {
+		status = deliver_detached(c, &q, &m);
+	} else {
+		struct deliver *d = deliver_new(c, &q);
+		struct deliver_report rep;
+		char id[QUEUE_ID_LEN + 1];
+		memcpy(id, m.id, sizeof id);
+		if (d == NULL) {
+			queue_release(&m);
+			log_info("message queued as %s (out of memory for delivery)", id);
+		} else {
+			(void)deliver_message(d, &m, false, &rep);
+			status = report_sync(id, &rep);
+		}
+		deliver_free(d);
+	}
+	queue_close(&q);
+	return status;
+}
+
+/* sendmail_main - parse, configure, run the mode; the exit status */
+int sendmail_main(int argc, char **argv, enum options_mode mode)
+{
+	struct options o;
+	struct conf c;
+	char err[1024];
+	int status = EX_OK;
+	entry_hygiene();
+	log_init(mode == OPTIONS_LIST ? "mailq" : mode == OPTIONS_NEWALIASES ? "newaliases" : "sendmail",
+		 false);
+	char **rcpt = calloc((size_t)argc + 1, sizeof *rcpt);
+	if (rcpt == NULL) {
+		log_error("out of memory");
+		return EX_OSERR;
+	}
+	if (options_parse(argc, argv, mode, rcpt, &o, err, sizeof err) < 0) {
+		log_error("%s", err);
+		free(rcpt);
+		return EX_USAGE;
+	}
+	log_init(mode == OPTIONS_LIST ? "mailq" : mode == OPTIONS_NEWALIASES ? "newaliases" : "sendmail",
+		 o.verbose);
+	switch (o.mode) {
+	case OPTIONS_VERSION:
+		printf("relaymail %s\n", RELAYMAIL_VERSION);
+		free(rcpt);
+		return EX_OK;
+	case OPTIONS_HELP:
+		usage();
+		free(rcpt);
+		return EX_OK;
+	case OPTIONS_NEWALIASES:
+		free(rcpt);
+		return EX_OK;	/* aliases are read as they are: nothing to rebuild */
+	default:
+		break;
+	}
+	const char *path = config_path(&o, &status);
+	if (path == NULL) {
+		free(rcpt);
+		return status;
+	}
+	if (conf_load(path, &c, err, sizeof err) < 0) {
+		log_error("%s", err);
+		free(rcpt);
+		return EX_CONFIG;
+	}
+	log_open(c.log.syslog, c.log.file);
+	switch (o.mode) {
+	case OPTIONS_LIST:
+		status = mode_list(&c, &o);
+		break;
+	case OPTIONS_VERIFY:
+		status = mode_verify(&c, &o);
+		break;
+	case OPTIONS_QUEUE_RUN:
+		status = mode_queue_run(&c, &o);
+		break;
+	case OPTIONS_SMTP:
+		log_error("-bs (SMTP on standard input) is not implemented yet");
+		status = EX_UNAVAILABLE;
+		break;
+	default:
+		status = mode_deliver(&c, &o);
+		break;
+	}
+	conf_free(&c);
+	free(rcpt);
+	return status;
+}

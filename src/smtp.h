@@ -1,0 +1,152 @@
+/*
+ * smtp - the SMTP client: one session with the smarthost over an io.
+ * Knows no OpenSSL (TLS is io's job) and no queue (deliver's job).
+ *
+ * A session: connect, greeting, EHLO (HELO only when EHLO is refused and
+ * neither TLS nor AUTH is needed), STARTTLS when configured (never a
+ * fallback to clear text; data pipelined ahead of the handshake aborts the
+ * session), EHLO again, AUTH. Then any number of transactions (RSET
+ * between them), then QUIT. Every reply is parsed into a struct smtp_reply
+ * and judged by smtp_reply_verdict alone.
+ */
+#ifndef RELAYMAIL_SMTP_H
+#define RELAYMAIL_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "conf.h"
+
+#define SMTP_TEXT_MAX 512	/* reply text kept (printable, lines joined by "; ") */
+
+enum smtp_verdict { SMTP_OK, SMTP_TEMP, SMTP_PERM };
+
+struct smtp_reply {
+	int code;		/* 200..599; 0 when no reply (connection trouble) */
+	char enhanced[16];	/* "5.1.1" when present and agreeing with code, else "" */
+	char text[SMTP_TEXT_MAX];	/* printable */
+};
+
+/* smtp_reply_verdict - 2xx/3xx ok, 4xx temporary, 5xx permanent, 0 temporary */
+enum smtp_verdict smtp_reply_verdict(const struct smtp_reply *r);
+
+/*
+ * smtp_reply_line - parse one reply line (pure; a fuzz target):
+ * "250-text" or "250 text" or "250". Sets *code, *last (space or end
+ * rather than '-'), *text (points into line). 0, or -1 when malformed
+ * (not three digits 2..5 + 0..9 + 0..9, or another separator).
+ */
+int smtp_reply_line(const char *line, size_t len, int *code, bool *last, const char **text);
+
+/*
+ * smtp_enhanced - the enhanced status code at the start of text
+ * ("5.1.1 ..."), copied to out when its class agrees with code's first
+ * digit; *rest past it. 0 when found, -1 otherwise (pure).
+ */
+int smtp_enhanced(const char *text, int code, char out[16], const char **rest);
+
+#define SMTP_REPLY_LINES_MAX 200		/* lines in one reply, else malformed */
+#define SMTP_REPLY_BYTES_MAX (64 * 1024)	/* bytes in one reply, else malformed */
+
+/* smtp_assembly - a (multi-line) reply being put together line by line */
+struct smtp_assembly {
+	struct smtp_reply *r;
+	size_t lines, bytes, textlen;
+	bool done;
+};
+
+/* smtp_reply_begin - start assembling into r (cleared) */
+void smtp_reply_begin(struct smtp_assembly *a, struct smtp_reply *r);
+
+/*
+ * smtp_reply_feed - add one line (without CRLF; need not be NUL-terminated).
+ * 1: the reply is complete in a->r; 0: more lines follow; -1: malformed
+ * (a bad line, a code that differs from the first line's, more than
+ * SMTP_REPLY_LINES_MAX lines or SMTP_REPLY_BYTES_MAX bytes), with a->r->code
+ * 0 and a->r->text saying why. Pure (a fuzz target).
+ */
+int smtp_reply_feed(struct smtp_assembly *a, const char *line, size_t len);
+
+/* smtp_dot_stuff - state carried between chunks of message data */
+struct smtp_stuffer {
+	bool at_line_start;
+};
+
+/*
+ * smtp_stuff - copy in to out doubling a '.' at the start of each line
+ * (the data is already CRLF canonical). out must hold 2 * n bytes. Returns
+ * the bytes written. Pure.
+ */
+size_t smtp_stuff(struct smtp_stuffer *st, const char *in, size_t n, char *out);
+
+struct smtp_config {
+	const char *host;
+	unsigned port;
+	enum conf_tls tls;
+	const struct conf *conf;	/* tls_* keys, helo, timeout */
+	enum conf_mech mechanism;	/* CONF_MECH_NONE: no AUTH */
+	const char *user;
+	const char *secret;		/* password or OAuth2 token; owned and wiped by the caller */
+};
+
+struct smtp_session;
+
+struct smtp_ext {
+	bool pipelining, starttls, eightbitmime, dsn, chunking, smtputf8, size;
+	unsigned long long size_max;	/* 0: no limit announced */
+	unsigned auth;			/* bit (1u << enum conf_mech) per offered mechanism */
+};
+
+/*
+ * smtp_open - connect and make the session ready for MAIL (greeting,
+ * EHLO, STARTTLS, AUTH as configured). NULL with *why filled when the
+ * session could not be set up: why->code is the server's reply when one
+ * decided it (e.g. 535, 554 greeting), 0 for connection, TLS or protocol
+ * trouble, with why->text saying what happened.
+ */
+struct smtp_session *smtp_open(const struct smtp_config *cfg, struct smtp_reply *why);
+
+/* smtp_extensions - what the (last) EHLO announced */
+const struct smtp_ext *smtp_extensions(const struct smtp_session *s);
+
+/* smtp_peer - "host[address]:port" */
+const char *smtp_peer(const struct smtp_session *s);
+
+struct smtp_message {
+	const char *sender;		/* "" for <> */
+	const char *const *rcpt;	/* recipients to try now */
+	size_t nrcpt;
+	unsigned long long size;	/* data bytes, for SIZE= */
+	bool eightbit;
+	const char *notify, *ret, *envid;	/* DSN, NULL when unset */
+	int data_fd;			/* canonical CRLF data from data_off to EOF */
+	off_t data_off;
+};
+
+struct smtp_result {
+	struct smtp_reply *rcpt;	/* caller-allocated, nrcpt: each RCPT's reply */
+	struct smtp_reply tx;		/* MAIL, DATA or end-of-data reply that decided
+					 * the transaction; the final 250 on success */
+	bool session_lost;		/* the connection is no longer usable */
+};
+
+/*
+ * smtp_send - one transaction: MAIL, RCPT for each recipient, DATA (all
+ * pipelined in one write when PIPELINING is offered; BDAT with CHUNKING),
+ * the data dot-stuffed from data_fd, end of data. A message larger than
+ * size_max is refused before MAIL (tx: 552-like, code 552 from us, text
+ * says so). Result: the verdict of the transaction as a whole: SMTP_OK
+ * when the end of data got 250 (some recipients may still have got 5xx or
+ * 4xx: see res->rcpt), else SMTP_TEMP or SMTP_PERM with res->tx saying why.
+ */
+enum smtp_verdict smtp_send(struct smtp_session *s, const struct smtp_message *m,
+			    struct smtp_result *res);
+
+/* smtp_reset - RSET between transactions; 0, or -1 if the session is lost */
+int smtp_reset(struct smtp_session *s);
+
+/* smtp_close - QUIT (without waiting long for 221) and free */
+void smtp_close(struct smtp_session *s);
+
+#endif

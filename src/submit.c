@@ -1,0 +1,178 @@
+/* submit - caller's message into the queue; see submit.h */
+#include "submit.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "envelope.h"
+#include "message.h"
+#include "rfc5322.h"
+
+/* say - fill err, return r */
+static enum submit_result say(enum submit_result r, char *err, size_t errlen, const char *what,
+			      const char *why)
+{
+	if (snprintf(err, errlen, "%s%s%s", what, *why ? ": " : "", why) < 0 && errlen > 0)
+		err[0] = '\0';
+	return r;
+}
+
+/* set_sender - -f/-r when allowed, else [sender] from, else the login name */
+static enum submit_result set_sender(const struct conf *c, const struct submit_request *req,
+				     struct envelope *env, char *err, size_t errlen)
+{
+	char why[256];
+	const char *s = c->sender.from;
+	bool from_caller = false;
+	if (req->sender != NULL && (c->sender.allow_from_override || s == NULL)) {
+		s = req->sender;
+		from_caller = true;
+	}
+	if (s == NULL) {
+		struct passwd *pw = getpwuid(getuid());
+		if (pw == NULL)
+			return say(SUBMIT_USAGE, err, errlen, "cannot find the login name of the caller", "");
+		s = pw->pw_name;
+	}
+	if (envelope_set_sender(env, s, why, sizeof why) < 0)
+		return say(from_caller ? SUBMIT_USAGE : SUBMIT_BAD_MESSAGE, err, errlen,
+			   "bad sender address", why);
+	return SUBMIT_OK;
+}
+
+struct header_rcpt {
+	struct envelope *env;
+	char why[256];
+};
+
+/* add_header_rcpt - rfc5322 callback: one address of a To/Cc/Bcc field */
+static int add_header_rcpt(void *ctx, const char *addr)
+{
+	struct header_rcpt *hr = ctx;
+	return envelope_add_rcpt(hr->env, addr, hr->why, sizeof hr->why) < 0 ? -1 : 0;
+}
+
+/* rcpts_from_headers - -t: To/Cc/Bcc, or only the Resent- ones when present */
+static enum submit_result rcpts_from_headers(const struct message_headers *h, struct envelope *env,
+					     char *err, size_t errlen)
+{
+	static const char *const plain[] = { "To", "Cc", "Bcc" };
+	static const char *const resent[] = { "Resent-To", "Resent-Cc", "Resent-Bcc" };
+	const char *const *names = plain;
+	for (size_t k = 0; k < 3; k++)
+		if (message_find(h, resent[k], 0) >= 0)
+			names = resent;
+	for (size_t k = 0; k < 3; k++) {
+		for (long i = message_find(h, names[k], 0); i >= 0;
+		     i = message_find(h, names[k], (size_t)i + 1)) {
+			struct header_rcpt hr = { .env = env, .why = "" };
+			const char *why = "";
+			size_t len;
+			const char *v = message_field_value(h, (size_t)i, &len);
+			int r = rfc5322_parse_addresses(v, len, add_header_rcpt, &hr, &why);
+			char what[64];
+			if (snprintf(what, sizeof what, "bad address in the %s: header", names[k]) < 0)
+				what[0] = '\0';
+			if (r == -1)
+				return say(SUBMIT_BAD_MESSAGE, err, errlen, what, why);
+			if (r == -2)
+				return say(SUBMIT_BAD_MESSAGE, err, errlen, what, hr.why);
+		}
+	}
+	return SUBMIT_OK;
+}
+
+/* envelope_from_request - sender, argument recipients, DSN parameters */
+static enum submit_result envelope_from_request(const struct conf *c, const struct submit_request *req,
+						struct envelope *env, char *err, size_t errlen)
+{
+	char why[256];
+	enum submit_result r = set_sender(c, req, env, err, errlen);
+	if (r != SUBMIT_OK)
+		return r;
+	for (int i = 0; i < req->nrcpt; i++)
+		if (envelope_add_list(env, req->rcpt[i], why, sizeof why) < 0)
+			return say(SUBMIT_USAGE, err, errlen, "bad recipient", why);
+	env->notify = req->notify != NULL ? strdup(req->notify) : NULL;
+	env->ret = req->ret != NULL ? strdup(req->ret) : NULL;
+	env->envid = req->envid != NULL ? strdup(req->envid) : NULL;
+	if ((req->notify && !env->notify) || (req->ret && !env->ret) || (req->envid && !env->envid))
+		return say(SUBMIT_CANT_QUEUE, err, errlen, "out of memory", "");
+	return SUBMIT_OK;
+}
+
+/* spool - write the headers and stream the body into a new queue file */
+static enum submit_result spool(struct queue *q, const struct envelope *env,
+				const struct message_headers *h, struct message_reader *rd,
+				bool body_8bit, struct queue_msg *m, char *err, size_t errlen)
+{
+	struct queue_new n;
+	char why[512];
+	if (queue_new_begin(q, env, time(NULL), &n, why, sizeof why) < 0)
+		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot queue the message", why);
+	if (message_write_headers(h, queue_new_write, &n) != 0) {
+		queue_new_abort(q, &n);
+		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot write to the queue", strerror(errno));
+	}
+	int r = message_copy_body(rd, queue_new_write, &n);
+	if (r != 0) {
+		int e = errno;
+		queue_new_abort(q, &n);
+		if (r == -2)
+			return say(SUBMIT_READ_ERROR, err, errlen, "cannot read the message", strerror(e));
+		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot write to the queue", strerror(e));
+	}
+	if (queue_new_commit(q, &n, rd->eightbit || body_8bit, m, why, sizeof why) < 0)
+		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot queue the message", why);
+	return SUBMIT_OK;
+}
+
+/* submit_message - the whole intake */
+enum submit_result submit_message(const struct conf *c, struct queue *q,
+				  const struct submit_request *req, struct queue_msg *m,
+				  char *err, size_t errlen)
+{
+	struct envelope env;
+	struct message_reader rd;
+	struct message_headers h;
+	char why[256];
+	bool have_headers = false;
+	envelope_init(&env, c);
+	message_reader_init(&rd, req->fd, req->dot_ends);
+	enum submit_result r = envelope_from_request(c, req, &env, err, errlen);
+	if (r == SUBMIT_OK) {
+		int hr = message_read_headers(&rd, &h, why, sizeof why);
+		have_headers = hr == 0;
+		if (hr == -1)
+			r = say(SUBMIT_BAD_MESSAGE, err, errlen, "bad message", why);
+		else if (hr == -2)
+			r = say(SUBMIT_READ_ERROR, err, errlen, "cannot read the message", strerror(errno));
+	}
+	if (r == SUBMIT_OK && req->from_headers)
+		r = rcpts_from_headers(&h, &env, err, errlen);
+	if (r == SUBMIT_OK && env.nrcpt == 0)
+		r = say(SUBMIT_USAGE, err, errlen, "no recipients", req->from_headers ?
+			"none given and none found in To:, Cc: or Bcc:" : "give one or use -t");
+	if (r == SUBMIT_OK) {
+		message_remove(&h, "Bcc");
+		message_remove(&h, "Resent-Bcc");
+		struct message_completion mc = {
+			.sender = env.sender, .full_name = req->full_name,
+			.domain = c->sender.domain, .rewrite_from = c->sender.rewrite_from,
+			.now = time(NULL),
+		};
+		if (message_complete_headers(&h, &mc) < 0)
+			r = say(SUBMIT_CANT_QUEUE, err, errlen, "cannot complete the header", "out of memory");
+	}
+	if (r == SUBMIT_OK)
+		r = spool(q, &env, &h, &rd, req->body_8bit, m, err, errlen);
+	if (have_headers)
+		message_headers_free(&h);
+	message_reader_free(&rd);
+	envelope_free(&env);
+	return r;
+}

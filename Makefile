@@ -7,6 +7,7 @@ DESTDIR  ?=
 SBINDIR  ?= $(PREFIX)/sbin
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
+UNITDIR  ?= /lib/systemd/system
 PYTHON   ?= /usr/bin/python3
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
@@ -106,6 +107,8 @@ install: all
 	install -d -m 0755 $(DESTDIR)/etc
 	test -e $(DESTDIR)/etc/relaymail.conf || install -m 0600 config/relaymail.conf $(DESTDIR)/etc/relaymail.conf
 	install -d -m 0700 $(DESTDIR)/var/spool/relaymail
+	install -d $(DESTDIR)$(UNITDIR)
+	install -m 0644 config/relaymail-queue.service config/relaymail-queue.timer $(DESTDIR)$(UNITDIR)/
 
 clean:
 	rm -rf build sendmail mailq

@@ -1,11 +1,14 @@
 /* deliver - one message or a whole queue run through the smarthost; see deliver.h */
 #include "deliver.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "dsn.h"
@@ -333,7 +336,7 @@ static int settle(struct deliver *d, struct queue_msg *m, const struct deliver_r
 }
 
 /* deliver_message - one attempt at m, then its fate recorded */
-int deliver_message(struct deliver *d, struct queue_msg *m, bool bounce,
+int deliver_message(struct deliver *d, struct queue_msg *m, enum deliver_bounce bounce,
 		    struct deliver_report *rep)
 {
 	struct attempt a;
@@ -350,10 +353,12 @@ int deliver_message(struct deliver *d, struct queue_msg *m, bool bounce,
 	if (a.n > 0) {
 		transact(d, m, &a, &tx);
 		log_attempt(d, m, &a, &tx);
-		if (bounce)
-			bounce_rejected(d, m, &a);
 	}
 	tally(m, &a, &tx, rep);
+	bool everyone_refused = rep->sent == 0 && rep->deferred == 0;
+	if (rep->rejected > 0 && (bounce == DELIVER_BOUNCE_ALWAYS ||
+				  (bounce == DELIVER_BOUNCE_PARTIAL && !everyone_refused)))
+		bounce_rejected(d, m, &a);
 	attempt_free(&a);
 	return settle(d, m, rep);
 }
@@ -449,7 +454,7 @@ static int run_one(struct deliver *d, const struct deliver_select *sel, const ch
 		queue_release(&m);
 		return 0;
 	}
-	if (deliver_message(d, &m, true, &rep) < 0)
+	if (deliver_message(d, &m, DELIVER_BOUNCE_ALWAYS, &rep) < 0)
 		return 0;
 	*bounced = *bounced || (rep.rejected > 0 && rep.deferred == 0);
 	return rep.deferred == 0;
@@ -488,4 +493,37 @@ int deliver_queue(struct deliver *d, const struct deliver_select *sel)
 	free(first.id);
 	free(again.id);
 	return left;
+}
+
+/* deliver_in_background - -odb: a detached child delivers m, then the due rest */
+int deliver_in_background(const struct conf *c, struct queue *q, struct queue_msg *m)
+{
+	pid_t pid = fork();
+	if (pid < 0) {
+		log_info("message queued as %s (cannot start the background delivery: %s)", m->id,
+			 strerror(errno));
+		queue_release(m);	/* safely queued: a later run delivers it */
+		return -1;
+	}
+	if (pid > 0) {
+		/* the child holds the lock through the open file we share; just forget m */
+		queue_release(m);
+		return 0;
+	}
+	(void)setsid();
+	int null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		(void)dup2(null, 0);
+		(void)dup2(null, 1);
+		(void)dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	struct deliver *d = deliver_new(c, q);
+	struct deliver_report rep;
+	struct deliver_select due = { 0 };
+	if (d != NULL && deliver_message(d, m, DELIVER_BOUNCE_ALWAYS, &rep) == 0)
+		(void)deliver_queue(d, &due);
+	deliver_free(d);
+	_exit(0);
 }

@@ -35,16 +35,21 @@ struct deliver *deliver_new(const struct conf *c, struct queue *q);
 /* deliver_free - QUIT any session, wipe the secret, free */
 void deliver_free(struct deliver *d);
 
+/* who tells the sender about refused recipients */
+enum deliver_bounce {
+	DELIVER_BOUNCE_ALWAYS,	/* queue runs: an RFC 3464 bounce */
+	DELIVER_BOUNCE_PARTIAL,	/* -bs: the caller reports a total refusal, a bounce the rest */
+	DELIVER_BOUNCE_NEVER,	/* sync sendmail: the exit status and stderr say it */
+};
+
 /*
  * deliver_message - one attempt at the locked message m, then m's fate is
  * recorded in the queue: removed (all done), deferred (state saved with
  * the next retry), or moved to failed/ (every recipient handled, some
- * refused). bounce: refused recipients of m get an RFC 3464 bounce (queue
- * runs; a synchronous caller hears the exit status instead). m is
- * released in every case. Result: 0, or -1 when the queue itself failed
- * (m is then still safely in the queue).
+ * refused). m is released in every case. Result: 0, or -1 when the queue
+ * itself failed (m is then still safely in the queue).
  */
-int deliver_message(struct deliver *d, struct queue_msg *m, bool bounce,
+int deliver_message(struct deliver *d, struct queue_msg *m, enum deliver_bounce bounce,
 		    struct deliver_report *rep);
 
 /* selection for a queue run */
@@ -62,6 +67,14 @@ struct deliver_select {
  * read.
  */
 int deliver_queue(struct deliver *d, const struct deliver_select *sel);
+
+/*
+ * deliver_in_background - fork a detached child that delivers the locked
+ * message m (and then every other due message over the same connection)
+ * and exits; the parent returns at once. m is released in the parent.
+ * 0, or -1 when no child could be started (m stays queued for a later run).
+ */
+int deliver_in_background(const struct conf *c, struct queue *q, struct queue_msg *m);
 
 /* deliver_describe - a reply as one line: "550 5.1.1 text", or our own text */
 void deliver_describe(const struct smtp_reply *r, char *out, size_t outlen);

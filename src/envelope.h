@@ -15,8 +15,12 @@
 
 #define ENVELOPE_MAX_RCPT 10000
 
+/*
+ * Every string of an envelope is malloc'd and owned by it (envelope_free
+ * releases sender, rcpt, notify, ret and envid).
+ */
 struct envelope {
-	char *sender;		/* "" is the null sender <> */
+	char *sender;		/* "" is the null sender <>; NULL until set */
 	char **rcpt;		/* unique (case-insensitive), in order of addition */
 	size_t nrcpt;
 	size_t cap;
@@ -37,9 +41,19 @@ void envelope_free(struct envelope *e);
 /*
  * envelope_check_addr - the wire-safety check alone (pure): 0, or -1 with
  * err saying what is wrong ("address contains a line feed", ...).
- * An empty string is valid only when null_ok.
+ * An empty string is valid only when null_ok. Refused: control bytes (CR,
+ * LF, NUL named), 8-bit bytes (no SMTPUTF8), a leading '-', '<' or '>',
+ * white space outside a leading quoted local part, more than one '@' or
+ * an empty side of it, more than 254 bytes.
  */
 int envelope_check_addr(const char *addr, bool null_ok, char *err, size_t errlen);
+
+/*
+ * envelope_check_bytes - the same check of len bytes that need not end in
+ * NUL and may hold one ("address contains a NUL byte"): for values read
+ * from the wire (-bs) or a file.
+ */
+int envelope_check_bytes(const char *addr, size_t len, bool null_ok, char *err, size_t errlen);
 
 /*
  * envelope_complete - the address as it goes on the wire: "name" becomes
@@ -60,6 +74,9 @@ int envelope_set_sender(struct envelope *e, const char *addr, char *err, size_t 
  * aliases_file, then [aliases] default, recursively, at most 8 levels,
  * loops broken) and add every resulting address, skipping duplicates.
  * 0, or -1 with err (unsafe address, alias file unreadable, too many).
+ * Pipe, file and :include: targets are skipped (mail only goes to the
+ * smarthost); an alias left with no other target counts as no alias.
+ * A name that reaches itself ("root: root") ends as name@domain.
  */
 int envelope_add_rcpt(struct envelope *e, const char *addr, char *err, size_t errlen);
 

@@ -73,7 +73,7 @@ void message_reader_free(struct message_reader *r);
  * "From " line included. When the block ends at a line that is not a
  * field, that line is kept for message_copy_body (the empty line between
  * headers and body is written by message_write_headers in any case).
- * h must be freed with message_headers_free even when this fails.
+ * On failure h is released and left empty (freeing it again is harmless).
  */
 int message_read_headers(struct message_reader *r, struct message_headers *h,
 			 char *err, size_t errlen);

@@ -13,6 +13,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "bs.h"
 #include "conf.h"
 #include "deliver.h"
 #include "envelope.h"
@@ -199,34 +200,37 @@ static int report_sync(const char *id, const struct deliver_report *rep)
 	return EX_OK;
 }
 
-/* deliver_detached - -odb: the child delivers this and other due messages */
-static int deliver_detached(const struct conf *c, struct queue *q, struct queue_msg *m)
+/* delivery_mode - -odi/-odb/-odq, else [queue] mode */
+static enum conf_queue_mode delivery_mode(const struct conf *c, const struct options *o)
 {
-	pid_t pid = fork();
-	if (pid < 0) {
-		/* still safely queued: a later run delivers it */
-		log_info("message queued as %s (cannot start the background delivery: %s)", m->id,
-			 strerror(errno));
-		return EX_OK;
+	switch (o->delivery) {
+	case OPTIONS_DELIVERY_SYNC:
+		return CONF_MODE_SYNC;
+	case OPTIONS_DELIVERY_BACKGROUND:
+		return CONF_MODE_BACKGROUND;
+	case OPTIONS_DELIVERY_QUEUE:
+		return CONF_MODE_QUEUE;
+	default:
+		return c->queue.mode;
 	}
-	if (pid > 0)
-		return EX_OK;	/* the child holds the lock through the shared open file */
-	(void)setsid();
-	int null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(null, 2);
-		if (null > 2)
-			close(null);
+}
+
+/* mode_smtp - -bs: the SMTP dialogue on stdin/stdout */
+static int mode_smtp(const struct conf *c, const struct options *o)
+{
+	struct queue q;
+	static const enum bs_delivery how[] = {
+		[CONF_MODE_SYNC] = BS_DELIVER_SYNC,
+		[CONF_MODE_BACKGROUND] = BS_DELIVER_BACKGROUND,
+		[CONF_MODE_QUEUE] = BS_DELIVER_QUEUE,
+	};
+	if (open_queue(c, &q, true) < 0) {
+		fputs("421 4.3.0 mail system unavailable: cannot open the queue\r\n", stdout);
+		return EX_CANTCREAT;
 	}
-	struct deliver *d = deliver_new(c, q);
-	struct deliver_report rep;
-	struct deliver_select due = { 0 };
-	if (d != NULL && deliver_message(d, m, true, &rep) == 0)
-		(void)deliver_queue(d, &due);
-	deliver_free(d);
-	_exit(EX_OK);
+	int r = bs_serve(c, &q, how[delivery_mode(c, o)]);
+	queue_close(&q);
+	return r < 0 ? EX_OSERR : EX_OK;
 }
 
 /* mode_deliver - -bm: queue the message, then deliver as the mode says */
@@ -254,19 +258,13 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 		queue_close(&q);
 		return submit_status(sr);
 	}
-	enum conf_queue_mode mode = c->queue.mode;
-	if (o->delivery == OPTIONS_DELIVERY_SYNC)
-		mode = CONF_MODE_SYNC;
-	else if (o->delivery == OPTIONS_DELIVERY_BACKGROUND)
-		mode = CONF_MODE_BACKGROUND;
-	else if (o->delivery == OPTIONS_DELIVERY_QUEUE)
-		mode = CONF_MODE_QUEUE;
+	enum conf_queue_mode mode = delivery_mode(c, o);
 	int status = EX_OK;
 	if (mode == CONF_MODE_QUEUE) {
 		log_event("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", m.id, m.sender, m.size, m.nrcpt);
 		queue_release(&m);
 	} else if (mode == CONF_MODE_BACKGROUND) {
-		status = deliver_detached(c, &q, &m);
+		(void)deliver_in_background(c, &q, &m);	/* queued either way */
 	} else {
 		struct deliver *d = deliver_new(c, &q);
 		struct deliver_report rep;
@@ -276,7 +274,7 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 			queue_release(&m);
 			log_info("message queued as %s (out of memory for delivery)", id);
 		} else {
-			(void)deliver_message(d, &m, false, &rep);
+			(void)deliver_message(d, &m, DELIVER_BOUNCE_NEVER, &rep);
 			status = report_sync(id, &rep);
 		}
 		deliver_free(d);
@@ -344,8 +342,7 @@ int sendmail_main(int argc, char **argv, enum options_mode mode)
 		status = mode_queue_run(&c, &o);
 		break;
 	case OPTIONS_SMTP:
-		log_error("-bs (SMTP on standard input) is not implemented yet");
-		status = EX_UNAVAILABLE;
+		status = mode_smtp(&c, &o);
 		break;
 	default:
 		status = mode_deliver(&c, &o);

@@ -1,0 +1,429 @@
+/* auth - SASL client mechanisms for SMTP AUTH; see auth.h */
+#include "auth.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "crypto.h"
+
+#define SCRAM_ITER_MAX 1000000u	/* a hostile server must not make us spin for minutes */
+
+static int step_plain(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out);
+static int step_login(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out);
+static int step_cram(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out);
+static int step_scram(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out);
+static int step_xoauth2(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out);
+static int step_oauthbearer(struct auth_client *c, const unsigned char *in, size_t n,
+			    struct buf *out);
+
+static const struct auth_mech auth_mechs[] = {
+	{ "SCRAM-SHA-256", CONF_MECH_SCRAM_SHA_256, 4, false, true, step_scram },
+	{ "CRAM-MD5", CONF_MECH_CRAM_MD5, 3, false, false, step_cram },
+	{ "PLAIN", CONF_MECH_PLAIN, 2, true, true, step_plain },
+	{ "LOGIN", CONF_MECH_LOGIN, 1, true, false, step_login },
+	{ "XOAUTH2", CONF_MECH_XOAUTH2, 0, true, true, step_xoauth2 },
+	{ "OAUTHBEARER", CONF_MECH_OAUTHBEARER, 0, true, true, step_oauthbearer },
+};
+#define AUTH_NMECHS (sizeof auth_mechs / sizeof auth_mechs[0])
+
+/* set_error - record why the exchange failed (our own words only) */
+static int set_error(struct auth_client *c, const char *what)
+{
+	int r = snprintf(c->error, sizeof c->error, "%s: %s", c->mech->name, what);
+	if (r < 0 || (size_t)r >= sizeof c->error)
+		c->error[sizeof c->error - 1] = '\0';
+	return -1;
+}
+
+/* auth_mech_by_name - table lookup by the name the server announces */
+const struct auth_mech *auth_mech_by_name(const char *name, size_t n)
+{
+	for (size_t i = 0; i < AUTH_NMECHS; i++)
+		if (strlen(auth_mechs[i].name) == n && strncasecmp(auth_mechs[i].name, name, n) == 0)
+			return &auth_mechs[i];
+	return NULL;
+}
+
+/* auth_mech_by_conf - table lookup by configured value */
+const struct auth_mech *auth_mech_by_conf(enum conf_mech m)
+{
+	for (size_t i = 0; i < AUTH_NMECHS; i++)
+		if (auth_mechs[i].mech == m)
+			return &auth_mechs[i];
+	return NULL;
+}
+
+/* auth_parse_offer - mask of the implemented mechanisms named in list */
+unsigned auth_parse_offer(const char *list, size_t n)
+{
+	unsigned mask = 0;
+	size_t i = 0;
+	while (i < n) {
+		while (i < n && isspace((unsigned char)list[i]))
+			i++;
+		size_t start = i;
+		while (i < n && !isspace((unsigned char)list[i]))
+			i++;
+		const struct auth_mech *m = auth_mech_by_name(list + start, i - start);
+		if (m != NULL)
+			mask |= 1u << m->mech;
+	}
+	return mask;
+}
+
+/* list_names - "PLAIN LOGIN" for the mechanisms in mask, for error texts */
+static void list_names(unsigned mask, char *out, size_t outlen)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < AUTH_NMECHS; i++) {
+		if (!(mask & (1u << auth_mechs[i].mech)))
+			continue;
+		int r = snprintf(out + o, outlen - o, "%s%s", o ? " " : "", auth_mechs[i].name);
+		if (r < 0 || (size_t)r >= outlen - o)
+			return;
+		o += (size_t)r;
+	}
+}
+
+/* auth_choose - wanted if offered; auto: best offered and safe here */
+const struct auth_mech *auth_choose(enum conf_mech wanted, unsigned offered, bool tls,
+				    char *err, size_t errlen)
+{
+	const struct auth_mech *best = NULL;
+	char names[128];
+	int r;
+	if (wanted != CONF_MECH_AUTO) {
+		const struct auth_mech *m = auth_mech_by_conf(wanted);
+		if (m != NULL && (offered & (1u << m->mech)))
+			return m;
+		r = snprintf(err, errlen, "smarthost does not offer AUTH %s",
+			     m != NULL ? m->name : "(no mechanism)");
+		if (r < 0 || (size_t)r >= errlen)
+			err[errlen - 1] = '\0';
+		return NULL;
+	}
+	for (size_t i = 0; i < AUTH_NMECHS; i++) {
+		const struct auth_mech *m = &auth_mechs[i];
+		if (m->rank == 0 || !(offered & (1u << m->mech)) || (m->clear_secret && !tls))
+			continue;
+		if (best == NULL || m->rank > best->rank)
+			best = m;
+	}
+	if (best != NULL)
+		return best;
+	list_names(offered, names, sizeof names);
+	if (names[0] == '\0')
+		r = snprintf(err, errlen, "smarthost offers no AUTH mechanism that relaymail supports");
+	else
+		r = snprintf(err, errlen,
+			     "smarthost offers only AUTH %s, which would send the password "
+			     "in clear without TLS", names);
+	if (r < 0 || (size_t)r >= errlen)
+		err[errlen - 1] = '\0';
+	return NULL;
+}
+
+/* auth_client_init - fresh exchange; the SCRAM nonce is made now */
+int auth_client_init(struct auth_client *c, const struct auth_mech *m, const char *user,
+		     const char *secret, const char *host, unsigned port)
+{
+	unsigned char raw[AUTH_NONCE_LEN * 3 / 4];
+	struct buf b;
+	memset(c, 0, sizeof *c);
+	c->mech = m;
+	c->user = user;
+	c->secret = secret;
+	c->host = host;
+	c->port = port;
+	buf_init(&c->auth_message, 4096);
+	buf_init(&b, AUTH_NONCE_LEN);
+	if (crypto_random(raw, sizeof raw) < 0 || crypto_base64_encode(raw, sizeof raw, &b) < 0 ||
+	    b.len != AUTH_NONCE_LEN) {
+		buf_free(&b);
+		return set_error(c, "cannot make a random nonce");
+	}
+	memcpy(c->nonce, b.data, AUTH_NONCE_LEN + 1);
+	buf_free(&b);
+	return 0;
+}
+
+/* auth_client_step - dispatch to the mechanism, counting rounds */
+int auth_client_step(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out)
+{
+	if (in == NULL && (!c->mech->initial || c->round != 0))
+		return set_error(c, "no initial response");
+	if (c->round > 4)
+		return set_error(c, "too many challenges");
+	int r = c->mech->step(c, in, n, out);
+	c->round++;
+	return r;
+}
+
+/* step_plain - "\0user\0secret" (RFC 4616, empty authzid) */
+static int step_plain(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out)
+{
+	(void)in;
+	(void)n;
+	if (c->round != 0)
+		return set_error(c, "unexpected challenge");
+	if (buf_putc(out, '\0') < 0 || buf_puts(out, c->user) < 0 || buf_putc(out, '\0') < 0 ||
+	    buf_puts(out, c->secret) < 0)
+		return set_error(c, "credentials too long");
+	return 0;
+}
+
+/* step_login - user, then password, whatever the prompts say */
+static int step_login(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out)
+{
+	(void)in;
+	(void)n;
+	if (c->round > 1)
+		return set_error(c, "unexpected challenge");
+	if (buf_puts(out, c->round == 0 ? c->user : c->secret) < 0)
+		return set_error(c, "credentials too long");
+	return 0;
+}
+
+/* step_cram - "user hex(HMAC-MD5(secret, challenge))" (RFC 2195) */
+static int step_cram(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out)
+{
+	unsigned char mac[64];
+	size_t maclen = 0;
+	if (c->round != 0)
+		return set_error(c, "unexpected challenge");
+	if (n == 0)
+		return set_error(c, "empty challenge");
+	int r = crypto_hmac("md5", c->secret, strlen(c->secret), in, n, mac, &maclen);
+	if (r == 0 && (buf_puts(out, c->user) < 0 || buf_putc(out, ' ') < 0 ||
+		       crypto_hex(mac, maclen, out) < 0))
+		r = -1;
+	wipe_memory(mac, sizeof mac);
+	return r < 0 ? set_error(c, "cannot compute the response") : 0;
+}
+
+/* put_saslname - user with ',' and '=' escaped (RFC 5802 saslname) */
+static int put_saslname(struct buf *out, const char *user)
+{
+	for (const char *p = user; *p != '\0'; p++) {
+		int r = *p == ',' ? buf_puts(out, "=2C")
+			: *p == '=' ? buf_puts(out, "=3D") : buf_putc(out, *p);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* scram_attr - value of attribute key in a "k=v,k=v" message, or NULL */
+static const char *scram_attr(const char *msg, char key, size_t *len)
+{
+	const char *p = msg;
+	while (*p != '\0') {
+		const char *end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		if (end - p >= 2 && p[0] == key && p[1] == '=') {
+			*len = (size_t)(end - p - 2);
+			return p + 2;
+		}
+		p = *end == ',' ? end + 1 : end;
+	}
+	return NULL;
+}
+
+/* scram_keys - ClientProof and the expected ServerSignature from the salt */
+static int scram_keys(struct auth_client *c, const unsigned char *salt, size_t saltlen,
+		      unsigned iter, unsigned char proof[32])
+{
+	unsigned char salted[32], ckey[32], stored[32], csig[32], skey[32];
+	size_t l1 = 0, l2 = 0, l3 = 0, l4 = 0;
+	const char *am = buf_cstr(&c->auth_message);
+	size_t amlen = c->auth_message.len;
+	int r = crypto_pbkdf2_sha256(c->secret, strlen(c->secret), salt, saltlen, iter,
+				     salted, sizeof salted);
+	if (r == 0)
+		r = crypto_hmac("sha256", salted, 32, "Client Key", 10, ckey, &l1);
+	if (r == 0)
+		r = crypto_sha256(ckey, 32, stored);
+	if (r == 0)
+		r = crypto_hmac("sha256", stored, 32, am, amlen, csig, &l2);
+	if (r == 0)
+		r = crypto_hmac("sha256", salted, 32, "Server Key", 10, skey, &l3);
+	if (r == 0)
+		r = crypto_hmac("sha256", skey, 32, am, amlen, c->server_sig, &l4);
+	if (r == 0 && (l1 != 32 || l2 != 32 || l3 != 32 || l4 != 32))
+		r = -1;
+	for (size_t i = 0; i < 32; i++)
+		proof[i] = ckey[i] ^ csig[i];
+	wipe_memory(salted, sizeof salted);
+	wipe_memory(ckey, sizeof ckey);
+	wipe_memory(stored, sizeof stored);
+	wipe_memory(csig, sizeof csig);
+	wipe_memory(skey, sizeof skey);
+	return r;
+}
+
+/* scram_final - client-final-message answering server-first (in) */
+static int scram_final(struct auth_client *c, const char *first, struct buf *out)
+{
+	size_t rlen = 0, slen = 0, ilen = 0, nlen = strlen(c->nonce);
+	const char *rv = scram_attr(first, 'r', &rlen), *sv = scram_attr(first, 's', &slen);
+	const char *iv = scram_attr(first, 'i', &ilen);
+	unsigned long iter = 0;
+	unsigned char proof[32];
+	struct buf salt;
+	if (first[0] == 'm' || rv == NULL || sv == NULL || iv == NULL || ilen == 0 || ilen > 9)
+		return set_error(c, "malformed server-first-message");
+	if (rlen <= nlen || memcmp(rv, c->nonce, nlen) != 0)
+		return set_error(c, "server nonce does not extend ours");
+	for (size_t i = 0; i < ilen; i++) {
+		if (!isdigit((unsigned char)iv[i]))
+			return set_error(c, "malformed iteration count");
+		iter = iter * 10 + (unsigned long)(iv[i] - '0');
+	}
+	if (iter == 0 || iter > SCRAM_ITER_MAX)
+		return set_error(c, "unacceptable iteration count");
+	buf_init(&salt, 1024);
+	if (crypto_base64_decode(sv, slen, &salt) < 0 || salt.len == 0) {
+		buf_free(&salt);
+		return set_error(c, "malformed salt");
+	}
+	size_t mark = out->len;
+	int r = buf_printf(&c->auth_message, ",%s,c=biws,r=%.*s", first, (int)rlen, rv);
+	if (r == 0)
+		r = scram_keys(c, (const unsigned char *)salt.data, salt.len, (unsigned)iter, proof);
+	if (r == 0)
+		r = buf_printf(out, "c=biws,r=%.*s,p=", (int)rlen, rv);
+	if (r == 0)
+		r = crypto_base64_encode(proof, sizeof proof, out);
+	wipe_memory(proof, sizeof proof);
+	buf_free(&salt);
+	if (r < 0) {
+		wipe_memory(out->data + mark, out->len - mark);
+		out->len = mark;
+		return set_error(c, "cannot compute the client proof");
+	}
+	return 0;
+}
+
+/* scram_verify - check "v=ServerSignature" of server-final (RFC 5802 3) */
+static int scram_verify(struct auth_client *c, const char *final, size_t n)
+{
+	struct buf sig;
+	unsigned char diff = 0;
+	if (n >= 2 && final[0] == 'e' && final[1] == '=') {
+		char why[64];
+		size_t k = 0;
+		/* auth links without log.c: show the server's words printable here */
+		for (size_t i = 2; i < n && k < sizeof why - 1; i++, k++)
+			why[k] = final[i] >= 0x20 && final[i] < 0x7f ? final[i] : '?';
+		why[k] = '\0';
+		char msg[AUTH_ERROR_MAX];
+		int r = snprintf(msg, sizeof msg, "server refused: %s", why);
+		return set_error(c, r < 0 ? "server refused" : msg);
+	}
+	if (n < 2 || final[0] != 'v' || final[1] != '=')
+		return set_error(c, "malformed server-final-message");
+	size_t end = 2;
+	while (end < n && final[end] != ',')
+		end++;
+	buf_init(&sig, 64);
+	if (crypto_base64_decode(final + 2, end - 2, &sig) < 0 || sig.len != 32) {
+		buf_free(&sig);
+		return set_error(c, "malformed server signature");
+	}
+	for (size_t i = 0; i < 32; i++)
+		diff |= (unsigned char)(sig.data[i] ^ (char)c->server_sig[i]);
+	buf_free(&sig);
+	if (diff != 0)
+		return set_error(c, "wrong server signature: the server does not know the password");
+	c->verified = true;
+	return 0;
+}
+
+/* step_scram - client-first, client-final, then the empty answer to server-final */
+static int step_scram(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out)
+{
+	if (c->round == 0) {
+		size_t mark = c->auth_message.len;
+		if (buf_puts(&c->auth_message, "n=") < 0 ||
+		    put_saslname(&c->auth_message, c->user) < 0 ||
+		    buf_printf(&c->auth_message, ",r=%s", c->nonce) < 0 ||
+		    buf_puts(out, "n,,") < 0 ||
+		    buf_append(out, c->auth_message.data + mark, c->auth_message.len - mark) < 0)
+			return set_error(c, "user name too long");
+		return 0;
+	}
+	if (c->round == 1) {
+		char first[1024];
+		if (n == 0 || n >= sizeof first || memchr(in, '\0', n) != NULL)
+			return set_error(c, "malformed server-first-message");
+		memcpy(first, in, n);
+		first[n] = '\0';
+		return scram_final(c, first, out);
+	}
+	if (c->round == 2 && !c->verified)
+		return scram_verify(c, (const char *)in, n);
+	return set_error(c, "unexpected challenge");
+}
+
+/* step_xoauth2 - Google's format; an error challenge gets the empty answer */
+static int step_xoauth2(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out)
+{
+	(void)in;
+	(void)n;
+	if (c->round == 1)
+		return 0;	/* the server then ends the exchange with its 5xx */
+	if (c->round != 0)
+		return set_error(c, "unexpected challenge");
+	if (buf_printf(out, "user=%s\001auth=Bearer %s\001\001", c->user, c->secret) < 0)
+		return set_error(c, "token too long");
+	return 0;
+}
+
+/* step_oauthbearer - RFC 7628 client response; an error gets the lone %x01 */
+static int step_oauthbearer(struct auth_client *c, const unsigned char *in, size_t n,
+			    struct buf *out)
+{
+	(void)in;
+	(void)n;
+	if (c->round == 1)
+		return buf_putc(out, '\001') < 0 ? set_error(c, "out of memory") : 0;
+	if (c->round != 0)
+		return set_error(c, "unexpected challenge");
+	int r = buf_puts(out, "n,a=") < 0 || put_saslname(out, c->user) < 0 ? -1 : 0;
+	if (r == 0 && c->host != NULL)
+		r = buf_printf(out, ",\001host=%s\001port=%u", c->host, c->port);
+	else if (r == 0)
+		r = buf_puts(out, ",");
+	if (r == 0)
+		r = buf_printf(out, "\001auth=Bearer %s\001\001", c->secret);
+	return r < 0 ? set_error(c, "token too long") : 0;
+}
+
+/* auth_client_success - a 235 is only trusted once SCRAM proved the server */
+int auth_client_success(struct auth_client *c, const char *b64, size_t n)
+{
+	struct buf final;
+	if (c->mech->mech != CONF_MECH_SCRAM_SHA_256 || c->verified)
+		return 0;
+	if (c->round < 2 || n == 0)
+		return set_error(c, "server accepted us without proving it knows the password");
+	buf_init(&final, 1024);
+	int r = crypto_base64_decode(b64, n, &final);
+	r = r < 0 ? set_error(c, "malformed server-final-message")
+		  : scram_verify(c, buf_cstr(&final), final.len);
+	buf_free(&final);
+	return r;
+}
+
+/* auth_client_wipe - drop the exchange's state */
+void auth_client_wipe(struct auth_client *c)
+{
+	buf_wipe(&c->auth_message);
+	wipe_memory(c->server_sig, sizeof c->server_sig);
+	wipe_memory(c->nonce, sizeof c->nonce);
+	c->secret = NULL;
+}

@@ -1,0 +1,556 @@
+/* bs - the -bs SMTP server dialogue on stdin/stdout; see bs.h */
+#include "bs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "deliver.h"
+#include "envelope.h"
+#include "log.h"
+#include "submit.h"
+
+#define BS_CMD_MAX 2048		/* a command line (RFC 5321: 512) */
+#define BS_CHUNK 65536		/* data is read in lines of at most this */
+#define BS_RCPT_MAX 1000
+#define BS_ERRORS_MAX 20	/* then the client is shown the door */
+#define BS_IDLE_SECONDS 300	/* RFC 5321 4.5.3.2.7: server timeout */
+
+/* what one command did to the session */
+enum bs_step { BS_GO_ON, BS_ERROR, BS_END };
+
+struct bs_in {
+	char buf[BS_CHUNK];
+	size_t pos, len;
+	bool eof;
+};
+
+struct bs {
+	const struct conf *conf;
+	struct queue *queue;
+	enum bs_delivery how;
+	struct deliver *deliver;	/* kept across messages: one smarthost session */
+	struct bs_in in;
+	struct buf out;
+	char *sender;			/* NULL: no MAIL yet */
+	char **rcpt;
+	size_t nrcpt;
+	bool body8;
+	unsigned errors;
+};
+
+/* flush - write what was answered so far (before the next blocking read) */
+static int flush(struct bs *s)
+{
+	size_t off = 0;
+	while (off < s->out.len) {
+		ssize_t n = write(1, s->out.data + off, s->out.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	buf_reset(&s->out);
+	return 0;
+}
+
+/* reply - queue one reply line; pipelined replies go out together */
+static void reply(struct bs *s, const char *line)
+{
+	if (buf_puts(&s->out, line) < 0 || buf_puts(&s->out, "\r\n") < 0)
+		(void)flush(s);
+}
+
+/* fill - more input, waiting at most BS_IDLE_SECONDS; 0, or -1 at end/timeout */
+static int fill(struct bs *s)
+{
+	if (flush(s) < 0)
+		return -1;
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	for (;;) {
+		int r = poll(&p, 1, BS_IDLE_SECONDS * 1000);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			reply(s, "421 4.4.2 timeout, closing the session");
+			(void)flush(s);
+			return -1;
+		}
+		ssize_t n = read(0, s->in.buf, sizeof s->in.buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			s->in.eof = true;
+			return -1;
+		}
+		s->in.pos = 0;
+		s->in.len = (size_t)n;
+		return 0;
+	}
+}
+
+/*
+ * get_line - the next piece of input up to and including LF, at most max
+ * bytes; *eol says whether it ended with LF. 1, or 0 at end of input.
+ */
+static int get_line(struct bs *s, struct buf *line, size_t max, bool *eol)
+{
+	buf_reset(line);
+	*eol = false;
+	while (line->len < max) {
+		if (s->in.pos == s->in.len && fill(s) < 0)
+			return line->len > 0;
+		const char *p = s->in.buf + s->in.pos;
+		size_t avail = s->in.len - s->in.pos;
+		size_t want = max - line->len < avail ? max - line->len : avail;
+		const char *lf = memchr(p, '\n', want);
+		size_t take = lf != NULL ? (size_t)(lf - p) + 1 : want;
+		if (buf_append(line, p, take) < 0)
+			return 0;
+		s->in.pos += take;
+		if (lf != NULL) {
+			*eol = true;
+			return 1;
+		}
+	}
+	return 1;
+}
+
+/* reset - forget the transaction (RSET, HELO, after DATA) */
+static void reset(struct bs *s)
+{
+	free(s->sender);
+	s->sender = NULL;
+	for (size_t i = 0; i < s->nrcpt; i++)
+		free(s->rcpt[i]);
+	s->nrcpt = 0;
+	s->body8 = false;
+}
+
+/* path_arg - "FROM:<addr> params" -> addr (malloc'd) and *params; NULL if malformed */
+static char *path_arg(const char *arg, const char *kw, const char **params)
+{
+	size_t kwlen = strlen(kw);
+	if (strncasecmp(arg, kw, kwlen) != 0)
+		return NULL;
+	arg += kwlen;
+	while (*arg == ' ')
+		arg++;
+	const char *start = arg, *end;
+	if (*arg == '<') {
+		end = strchr(arg, '>');
+		if (end == NULL)
+			return NULL;
+		start = arg + 1;
+		*params = end + 1;
+	} else {
+		end = arg + strcspn(arg, " ");
+		*params = end;
+	}
+	while (**params == ' ')
+		(*params)++;
+	return strndup(start, (size_t)(end - start));
+}
+
+/* cmd_ehlo - HELO / EHLO: greet back and announce what we take */
+static void cmd_ehlo(struct bs *s, bool extended)
+{
+	char line[600];
+	reset(s);
+	if (snprintf(line, sizeof line, "250%s%s", extended ? "-" : " ", s->conf->smarthost.helo) < 0)
+		line[0] = '\0';
+	reply(s, line);
+	if (!extended)
+		return;
+	reply(s, "250-PIPELINING");
+	if (snprintf(line, sizeof line, "250-SIZE %llu", BS_SIZE_MAX) < 0)
+		line[0] = '\0';
+	reply(s, line);
+	reply(s, "250-8BITMIME");
+	reply(s, "250 ENHANCEDSTATUSCODES");
+}
+
+/* mail_param - one MAIL parameter we take: SIZE= or BODY= */
+static const char *mail_param(struct bs *s, const char *p, size_t n)
+{
+	if (n > 5 && strncasecmp(p, "SIZE=", 5) == 0) {
+		unsigned long long v = 0;
+		for (size_t i = 5; i < n; i++) {
+			if (p[i] < '0' || p[i] > '9' || v > BS_SIZE_MAX)
+				return "501 5.5.4 bad SIZE parameter";
+			v = v * 10 + (unsigned)(p[i] - '0');
+		}
+		return v > BS_SIZE_MAX ? "552 5.3.4 message too big" : NULL;
+	}
+	if (n == 13 && strncasecmp(p, "BODY=8BITMIME", n) == 0) {
+		s->body8 = true;
+		return NULL;
+	}
+	if (n == 9 && strncasecmp(p, "BODY=7BIT", n) == 0)
+		return NULL;
+	return "555 5.5.4 unsupported MAIL parameter";
+}
+
+/* mail_params - every MAIL parameter, space separated */
+static const char *mail_params(struct bs *s, const char *params)
+{
+	while (*params != '\0') {
+		size_t n = strcspn(params, " ");
+		const char *bad = n > 0 ? mail_param(s, params, n) : NULL;
+		if (bad != NULL)
+			return bad;
+		params += n;
+		params += strspn(params, " ");
+	}
+	return NULL;
+}
+
+/* cmd_mail - MAIL FROM:<addr> [params] */
+static void cmd_mail(struct bs *s, const char *arg)
+{
+	const char *params = "", *bad;
+	char why[256];
+	if (s->sender != NULL) {
+		reply(s, "503 5.5.1 nested MAIL command");
+		return;
+	}
+	char *addr = path_arg(arg, "FROM:", &params);
+	if (addr == NULL) {
+		reply(s, "501 5.5.4 syntax: MAIL FROM:<address>");
+		return;
+	}
+	if (envelope_check_addr(addr, true, why, sizeof why) < 0) {
+		free(addr);
+		reply(s, "553 5.1.7 bad sender address");
+		return;
+	}
+	if ((bad = mail_params(s, params)) != NULL) {
+		free(addr);
+		s->body8 = false;
+		reply(s, bad);
+		return;
+	}
+	s->sender = addr;
+	reply(s, "250 2.1.0 Ok");
+}
+
+/* cmd_rcpt - RCPT TO:<addr> */
+static void cmd_rcpt(struct bs *s, const char *arg)
+{
+	const char *params = "";
+	char why[256];
+	if (s->sender == NULL) {
+		reply(s, "503 5.5.1 need MAIL before RCPT");
+		return;
+	}
+	char *addr = path_arg(arg, "TO:", &params);
+	if (addr == NULL || *params != '\0') {
+		free(addr);
+		reply(s, addr == NULL ? "501 5.5.4 syntax: RCPT TO:<address>" :
+		      "555 5.5.4 unsupported RCPT parameter");
+		return;
+	}
+	if (envelope_check_addr(addr, false, why, sizeof why) < 0) {
+		free(addr);
+		reply(s, "553 5.1.3 bad recipient address");
+		return;
+	}
+	if (s->nrcpt == BS_RCPT_MAX) {
+		free(addr);
+		reply(s, "452 4.5.3 too many recipients");
+		return;
+	}
+	s->rcpt[s->nrcpt++] = addr;
+	reply(s, "250 2.1.5 Ok");
+}
+
+/* spool_fd - an anonymous file in the spool for the data being received */
+static int spool_fd(struct bs *s)
+{
+	char name[64];
+	unsigned char r[8];
+	int fd = -1;
+	for (int tries = 0; fd < 0 && tries < 8; tries++) {
+		if (getentropy(r, sizeof r) < 0)
+			return -1;
+		if (snprintf(name, sizeof name, "bs.%d.%02x%02x%02x%02x%02x%02x%02x%02x", (int)getpid(),
+			     r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) < 0)
+			return -1;
+		fd = openat(s->queue->tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			return -1;
+	}
+	/* unlinked at once: nothing is left if we die while receiving */
+	if (fd >= 0)
+		(void)unlinkat(s->queue->tmpfd, name, 0);
+	return fd;
+}
+
+/* write_all - the whole chunk to fd */
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * receive - the data after 354, dot-unstuffed, into fd. Only CRLF "." CRLF
+ * ends it: a "." line after a bare LF is ordinary data. Result: 0 at the
+ * end marker, 1 when it was too big (read to the end anyway), -1 when the
+ * client vanished or the spool failed (*lost says which).
+ */
+static int receive(struct bs *s, int fd, bool *lost)
+{
+	struct buf line, pend;
+	bool eol, line_start = true, after_crlf = true, too_big = false;
+	unsigned long long size = 0;
+	int result = -1;
+	buf_init(&line, BS_CHUNK);
+	buf_init(&pend, BS_CHUNK * 2);
+	*lost = true;
+	while (get_line(s, &line, BS_CHUNK, &eol) == 1) {
+		const char *p = line.data;
+		size_t n = line.len;
+		if (line_start && after_crlf && n == 3 && memcmp(p, ".\r\n", 3) == 0) {
+			result = too_big ? 1 : 0;
+			break;
+		}
+		if (line_start && n > 1 && p[0] == '.') {
+			p++;	/* unstuff */
+			n--;
+		}
+		size += n;
+		too_big = too_big || size > BS_SIZE_MAX;
+		if (!too_big && buf_append(&pend, p, n) < 0)
+			break;	/* cannot happen: pend holds two chunks */
+		if (!too_big && pend.len >= BS_CHUNK) {
+			if (write_all(fd, pend.data, pend.len) < 0) {
+				*lost = false;
+				break;
+			}
+			buf_reset(&pend);
+		}
+		line_start = eol;
+		if (eol)
+			after_crlf = n >= 2 && p[n - 2] == '\r';
+	}
+	if (result >= 0 && pend.len > 0 && write_all(fd, pend.data, pend.len) < 0) {
+		result = -1;
+		*lost = false;
+	}
+	buf_free(&line);
+	buf_free(&pend);
+	return result;
+}
+
+/* refused - a total refusal by the smarthost, passed on as its own 5xx */
+static void refused(struct bs *s, const struct smtp_reply *r)
+{
+	char line[SMTP_TEXT_MAX + 64];
+	int code = r->code >= 500 && r->code <= 599 ? r->code : 554;
+	if (snprintf(line, sizeof line, "%d %s %s", code, r->enhanced[0] ? r->enhanced : "5.0.0",
+		     r->text) < 0)
+		line[0] = '\0';
+	reply(s, line);
+}
+
+/* finish - relay or queue the committed message m as configured, then answer */
+static void finish(struct bs *s, struct queue_msg *m)
+{
+	char line[128];
+	struct deliver_report rep;
+	if (snprintf(line, sizeof line, "250 2.0.0 Ok: queued as %s", m->id) < 0)
+		line[0] = '\0';
+	if (s->how == BS_DELIVER_QUEUE) {
+		queue_release(m);
+	} else if (s->how == BS_DELIVER_BACKGROUND) {
+		(void)deliver_in_background(s->conf, s->queue, m);
+	} else {
+		if (s->deliver == NULL)
+			s->deliver = deliver_new(s->conf, s->queue);
+		if (s->deliver == NULL) {
+			queue_release(m);	/* queued; a queue run delivers it */
+		} else {
+			(void)deliver_message(s->deliver, m, DELIVER_BOUNCE_PARTIAL, &rep);
+			if (rep.sent == 0 && rep.deferred == 0 && rep.rejected > 0) {
+				refused(s, &rep.reason);
+				return;
+			}
+		}
+	}
+	reply(s, line);
+}
+
+/* submit_failed - the reply for a message submit_message refused */
+static void submit_failed(struct bs *s, enum submit_result r, const char *err)
+{
+	char line[600], safe[512];
+	log_printable(err, strlen(err), safe, sizeof safe);
+	const char *code = r == SUBMIT_BAD_MESSAGE ? "554 5.6.0" :
+			   r == SUBMIT_USAGE ? "550 5.1.0" : "451 4.3.0";
+	if (snprintf(line, sizeof line, "%s %s", code, safe) < 0)
+		line[0] = '\0';
+	reply(s, line);
+}
+
+/* cmd_data - DATA: receive, commit, relay or queue; BS_END when the client vanished */
+static enum bs_step cmd_data(struct bs *s)
+{
+	struct queue_msg m;
+	char err[512];
+	bool lost;
+	if (s->sender == NULL || s->nrcpt == 0) {
+		reply(s, s->sender == NULL ? "503 5.5.1 need MAIL first" : "554 5.5.1 no valid recipients");
+		return BS_GO_ON;
+	}
+	int fd = spool_fd(s);
+	if (fd < 0) {
+		reply(s, "451 4.3.0 cannot create a spool file");
+		return BS_GO_ON;
+	}
+	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	int r = receive(s, fd, &lost);
+	if (r != 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		reset(s);
+		if (r < 0 && lost)
+			return BS_END;	/* nothing was committed: nothing is left */
+		reply(s, r == 1 ? "552 5.3.4 message too big" : "451 4.3.0 cannot write the spool file");
+		return BS_GO_ON;
+	}
+	struct submit_request req = {
+		.fd = fd, .sender = s->sender, .rcpt = s->rcpt, .nrcpt = (int)s->nrcpt,
+		.from_headers = false, .dot_ends = false, .body_8bit = s->body8,
+	};
+	enum submit_result sr = submit_message(s->conf, s->queue, &req, &m, err, sizeof err);
+	close(fd);
+	reset(s);
+	if (sr != SUBMIT_OK)
+		submit_failed(s, sr, err);
+	else
+		finish(s, &m);
+	return BS_GO_ON;
+}
+
+/* is_verb - does the command line start with this verb (then space or end)? */
+static bool is_verb(const char *line, const char *verb, const char **arg)
+{
+	size_t n = strlen(verb);
+	if (strncasecmp(line, verb, n) != 0 || (line[n] != '\0' && line[n] != ' '))
+		return false;
+	*arg = line + n + (line[n] == ' ');
+	return true;
+}
+
+/* dispatch - one command */
+static enum bs_step dispatch(struct bs *s, const char *line)
+{
+	const char *arg;
+	if (is_verb(line, "EHLO", &arg) || is_verb(line, "HELO", &arg)) {
+		if (*arg == '\0') {
+			reply(s, "501 5.5.4 syntax: EHLO hostname");
+			return BS_ERROR;
+		}
+		cmd_ehlo(s, (line[0] | 0x20) == 'e');
+	} else if (is_verb(line, "MAIL", &arg)) {
+		cmd_mail(s, arg);
+	} else if (is_verb(line, "RCPT", &arg)) {
+		cmd_rcpt(s, arg);
+	} else if (is_verb(line, "DATA", &arg)) {
+		return cmd_data(s);
+	} else if (is_verb(line, "RSET", &arg)) {
+		reset(s);
+		reply(s, "250 2.0.0 Ok");
+	} else if (is_verb(line, "NOOP", &arg)) {
+		reply(s, "250 2.0.0 Ok");
+	} else if (is_verb(line, "VRFY", &arg)) {
+		reply(s, "252 2.0.0 cannot verify, but will relay");
+	} else if (is_verb(line, "QUIT", &arg)) {
+		reply(s, "221 2.0.0 Bye");
+		return BS_END;
+	} else {
+		reply(s, "500 5.5.2 command not recognized");
+		return BS_ERROR;
+	}
+	return BS_GO_ON;
+}
+
+/* skip_rest - discard the rest of an over-long command line */
+static void skip_rest(struct bs *s, struct buf *line)
+{
+	bool eol = false;
+	while (!eol && get_line(s, line, BS_CMD_MAX, &eol) == 1)
+		;
+}
+
+/* command - the next command line without its line ending; 1, 0 at end, -1 bad */
+static int command(struct bs *s, struct buf *line)
+{
+	bool eol;
+	if (get_line(s, line, BS_CMD_MAX, &eol) == 0)
+		return 0;
+	if (!eol) {
+		skip_rest(s, line);
+		reply(s, "500 5.5.2 line too long");
+		return -1;
+	}
+	line->len -= 1;
+	if (line->len > 0 && line->data[line->len - 1] == '\r')
+		line->len -= 1;
+	line->data[line->len] = '\0';
+	if (memchr(line->data, '\r', line->len) != NULL || strlen(line->data) != line->len) {
+		reply(s, "500 5.5.2 bad character in command");
+		return -1;
+	}
+	return 1;
+}
+
+/* bs_serve - the whole dialogue */
+int bs_serve(const struct conf *c, struct queue *q, enum bs_delivery how)
+{
+	struct bs s = { .conf = c, .queue = q, .how = how };
+	struct buf line;
+	char greeting[600];
+	s.rcpt = calloc(BS_RCPT_MAX, sizeof *s.rcpt);
+	if (s.rcpt == NULL)
+		return -1;
+	buf_init(&s.out, 1024 * 1024);
+	buf_init(&line, BS_CMD_MAX);
+	if (snprintf(greeting, sizeof greeting, "220 %s ESMTP relaymail", c->smarthost.helo) < 0)
+		greeting[0] = '\0';
+	reply(&s, greeting);
+	for (;;) {
+		int r = command(&s, &line);
+		if (r == 0)
+			break;
+		enum bs_step step = r < 0 ? BS_ERROR : dispatch(&s, line.data);
+		if (step == BS_END)
+			break;
+		if (step == BS_ERROR && ++s.errors > BS_ERRORS_MAX) {
+			reply(&s, "421 4.7.0 too many errors, closing the session");
+			break;
+		}
+	}
+	(void)flush(&s);
+	reset(&s);
+	free(s.rcpt);
+	buf_free(&s.out);
+	buf_free(&line);
+	deliver_free(s.deliver);
+	return 0;
+}

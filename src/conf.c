@@ -1,0 +1,1001 @@
+/* conf - the INI configuration file into a struct conf; see conf.h */
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <iniparser.h>
+
+#include "buf.h"
+
+#define WHY_MAX 256		/* one problem text, without the "FILE: [s] k: " */
+#define SHOWN_MAX 48		/* bytes of a bad value quoted back in an error */
+#define TIMEOUT_MAX 86400	/* one day: keeps timeout * 1000 inside an int */
+
+/* one key being parsed: what the table's parse function gets */
+struct setting {
+	const char *value;	/* as iniparser returns it: trimmed, unquoted */
+	const char *shown;	/* the value quoted for an error, or "the value" */
+	struct conf *conf;
+	void *field;		/* where it goes inside conf */
+	char *why;		/* the problem, when the parse function fails */
+};
+
+/* a row of the key table */
+struct conf_key {
+	const char *section;
+	const char *name;
+	int (*parse)(const struct setting *s);
+	size_t offset;
+	unsigned flags;
+};
+
+#define KEY_SECRET 1u		/* never quote the value back */
+#define KEY_EMPTY_OK 2u		/* "" is a value, not "use the default" */
+
+struct name_value {
+	const char *name;
+	int value;
+};
+
+static const struct name_value tls_names[] = {
+	{ "starttls", CONF_TLS_STARTTLS },
+	{ "tls", CONF_TLS_IMPLICIT },
+	{ "none", CONF_TLS_NONE },
+	{ NULL, 0 },
+};
+
+static const struct name_value mech_names[] = {
+	{ "auto", CONF_MECH_AUTO },
+	{ "plain", CONF_MECH_PLAIN },
+	{ "login", CONF_MECH_LOGIN },
+	{ "cram-md5", CONF_MECH_CRAM_MD5 },
+	{ "scram-sha-256", CONF_MECH_SCRAM_SHA_256 },
+	{ "xoauth2", CONF_MECH_XOAUTH2 },
+	{ "oauthbearer", CONF_MECH_OAUTHBEARER },
+	{ "none", CONF_MECH_NONE },
+	{ NULL, 0 },
+};
+
+static const struct name_value mode_names[] = {
+	{ "sync", CONF_MODE_SYNC },
+	{ "background", CONF_MODE_BACKGROUND },
+	{ "queue", CONF_MODE_QUEUE },
+	{ NULL, 0 },
+};
+
+static const char *const section_names[] = {
+	"smarthost", "auth", "sender", "aliases", "queue", "log", NULL,
+};
+
+/*
+ * iniparser reports its syntax errors through a callback that takes no
+ * context argument, so the text has to land in file-scope storage; it is
+ * written and read only inside one conf_load() call.
+ */
+static char ini_error[512];
+
+/* fail - record the problem for the key being parsed */
+__attribute__((format(printf, 2, 3)))
+static int fail(const struct setting *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(s->why, WHY_MAX, fmt, ap);
+	va_end(ap);
+	if (n < 0 && snprintf(s->why, WHY_MAX, "bad value") < 0)
+		s->why[0] = '\0';
+	return -1;
+}
+
+/* has_control - a byte that has no place in a configuration value */
+static bool has_control(const char *v)
+{
+	for (; *v != '\0'; v++)
+		if (iscntrl((unsigned char)*v))
+			return true;
+	return false;
+}
+
+/* dup_into - replace the string field with a copy of v */
+static int dup_into(const struct setting *s, const char *v)
+{
+	char *copy = strdup(v);
+	if (copy == NULL)
+		return fail(s, "out of memory");
+	char **field = s->field;
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* parse_text - any one-line text (user names, client ids, secrets) */
+static int parse_text(const struct setting *s)
+{
+	if (has_control(s->value))
+		return fail(s, "contains a control character");
+	return dup_into(s, s->value);
+}
+
+/* parse_path - an absolute file name */
+static int parse_path(const struct setting *s)
+{
+	if (s->value[0] != '/')
+		return fail(s, "%s is not an absolute path", s->shown);
+	return parse_text(s);
+}
+
+/* parse_path_or_empty - an absolute file name, or "" to turn it off */
+static int parse_path_or_empty(const struct setting *s)
+{
+	if (s->value[0] == '\0')
+		return dup_into(s, "");
+	return parse_path(s);
+}
+
+/* is_name - letters, digits and extra only, not starting with - or . */
+static bool is_name(const char *v, const char *extra)
+{
+	if (*v == '-' || *v == '.')
+		return false;
+	for (; *v != '\0'; v++)
+		if (!isalnum((unsigned char)*v) && strchr(extra, *v) == NULL)
+			return false;
+	return true;
+}
+
+/* parse_host - a host name or an IP address for getaddrinfo */
+static int parse_host(const struct setting *s)
+{
+	if (!is_name(s->value, ".-_:"))
+		return fail(s, "%s is not a host name or IP address", s->shown);
+	return dup_into(s, s->value);
+}
+
+/* parse_domain - a domain name */
+static int parse_domain(const struct setting *s)
+{
+	if (!is_name(s->value, ".-"))
+		return fail(s, "%s is not a domain name", s->shown);
+	return dup_into(s, s->value);
+}
+
+/* parse_helo - a domain name or an address literal such as [192.0.2.1] */
+static int parse_helo(const struct setting *s)
+{
+	const char *v = s->value;
+	size_t n = strlen(v);
+	if (v[0] != '[')
+		return parse_domain(s);
+	if (n < 3 || strchr(v, ']') != v + n - 1 || !is_name(v + 1, ".:]"))
+		return fail(s, "%s is not a domain name or address literal", s->shown);
+	return dup_into(s, v);
+}
+
+/* parse_address - an envelope address, or a local name completed later */
+static int parse_address(const struct setting *s)
+{
+	const char *v = s->value;
+	const char *at = strrchr(v, '@');
+	if (v[0] == '-' || v[0] == '@' || (at != NULL && at[1] == '\0'))
+		return fail(s, "%s is not an e-mail address", s->shown);
+	for (; *v != '\0'; v++)
+		if (isspace((unsigned char)*v) || iscntrl((unsigned char)*v) ||
+		    strchr("<>(),", *v) != NULL)
+			return fail(s, "%s is not an e-mail address", s->shown);
+	return dup_into(s, s->value);
+}
+
+/* parse_https - a URL that can only be fetched over TLS */
+static int parse_https(const struct setting *s)
+{
+	if (strncmp(s->value, "https://", 8) != 0 || s->value[8] == '\0')
+		return fail(s, "%s does not start with https://", s->shown);
+	for (const char *p = s->value; *p != '\0'; p++)
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
+			return fail(s, "%s is not a URL", s->shown);
+	return dup_into(s, s->value);
+}
+
+/* parse_bool - yes/no and its usual spellings */
+static int parse_bool(const struct setting *s)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
+	static const char *const no[] = { "no", "false", "off", "0", NULL };
+	bool *field = s->field;
+	for (size_t i = 0; yes[i] != NULL; i++) {
+		if (strcasecmp(s->value, yes[i]) == 0) {
+			*field = true;
+			return 0;
+		}
+		if (strcasecmp(s->value, no[i]) == 0) {
+			*field = false;
+			return 0;
+		}
+	}
+	return fail(s, "%s is not yes or no", s->shown);
+}
+
+/* parse_port - a TCP port number */
+static int parse_port(const struct setting *s)
+{
+	unsigned long n = 0;
+	const char *p = s->value;
+	for (; isdigit((unsigned char)*p) && n <= 65535; p++)
+		n = n * 10 + (unsigned long)(*p - '0');
+	if (*p != '\0' || n < 1 || n > 65535)
+		return fail(s, "%s is not a port number (1-65535)", s->shown);
+	*(unsigned *)s->field = (unsigned)n;
+	return 0;
+}
+
+/* parse_duration - seconds with an optional unit */
+static int parse_duration(const struct setting *s)
+{
+	if (conf_parse_duration(s->value, s->field) < 0)
+		return fail(s, "%s is not a duration (e.g. 90s, 10m, 1h, 5d, 2w)",
+			    s->shown);
+	return 0;
+}
+
+/* parse_positive_duration - a duration that may not be zero */
+static int parse_positive_duration(const struct setting *s)
+{
+	if (parse_duration(s) < 0)
+		return -1;
+	if (*(unsigned *)s->field == 0)
+		return fail(s, "must be longer than 0");
+	return 0;
+}
+
+/* parse_timeout - a network step limit; unset means the RFC 5321 values */
+static int parse_timeout(const struct setting *s)
+{
+	if (parse_positive_duration(s) < 0)
+		return -1;
+	if (*(unsigned *)s->field > TIMEOUT_MAX)
+		return fail(s, "%s is too long (at most 1d)", s->shown);
+	return 0;
+}
+
+/* parse_retry - "MIN..MAX" or one duration for both */
+static int parse_retry(const struct setting *s)
+{
+	static const char *const usage =
+		"is not a retry range (e.g. 5m..1h, or one duration)";
+	char first[64];
+	unsigned lo, hi;
+	const char *dots = strstr(s->value, "..");
+	if (dots == NULL) {
+		if (conf_parse_duration(s->value, &lo) < 0)
+			return fail(s, "%s %s", s->shown, usage);
+		hi = lo;
+	} else {
+		size_t n = (size_t)(dots - s->value);
+		if (n >= sizeof first)
+			return fail(s, "%s %s", s->shown, usage);
+		memcpy(first, s->value, n);
+		first[n] = '\0';
+		if (conf_parse_duration(first, &lo) < 0 ||
+		    conf_parse_duration(dots + 2, &hi) < 0)
+			return fail(s, "%s %s", s->shown, usage);
+	}
+	if (lo == 0)
+		return fail(s, "%s: the first retry must be later than 0", s->shown);
+	if (lo > hi)
+		return fail(s, "%s: the minimum is larger than the maximum", s->shown);
+	s->conf->queue.retry_min = lo;
+	s->conf->queue.retry_max = hi;
+	return 0;
+}
+
+/* parse_fingerprint - SHA-256 in hex, colons allowed; kept lower case */
+static int parse_fingerprint(const struct setting *s)
+{
+	char hex[65];
+	size_t n = 0;
+	for (const char *p = s->value; *p != '\0'; p++) {
+		if (*p == ':')
+			continue;
+		if (!isxdigit((unsigned char)*p) || n == 64)
+			return fail(s, "%s is not a SHA-256 fingerprint (64 hex digits)",
+				    s->shown);
+		hex[n++] = (char)tolower((unsigned char)*p);
+	}
+	if (n != 64)
+		return fail(s, "%s is not a SHA-256 fingerprint (64 hex digits)",
+			    s->shown);
+	hex[n] = '\0';
+	return dup_into(s, hex);
+}
+
+/* lookup - the value of name in a name table, or -1 */
+static int lookup(const struct name_value *t, const char *name, int *value)
+{
+	for (; t->name != NULL; t++) {
+		if (strcasecmp(t->name, name) == 0) {
+			*value = t->value;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* fail_choice - "not one of a, b, c" from a name table */
+static int fail_choice(const struct setting *s, const struct name_value *t)
+{
+	struct buf list;
+	buf_init(&list, WHY_MAX);
+	for (; t->name != NULL; t++)
+		if (buf_printf(&list, "%s%s", list.len ? ", " : "", t->name) < 0)
+			break;
+	fail(s, "%s is not one of %s", s->shown, buf_cstr(&list));
+	buf_free(&list);
+	return -1;
+}
+
+/* parse_tls - [smarthost] tls */
+static int parse_tls(const struct setting *s)
+{
+	int v;
+	if (lookup(tls_names, s->value, &v) < 0)
+		return fail_choice(s, tls_names);
+	*(enum conf_tls *)s->field = (enum conf_tls)v;
+	return 0;
+}
+
+/* parse_mech - [auth] mechanism */
+static int parse_mech(const struct setting *s)
+{
+	int v;
+	if (lookup(mech_names, s->value, &v) < 0)
+		return fail_choice(s, mech_names);
+	*(enum conf_mech *)s->field = (enum conf_mech)v;
+	return 0;
+}
+
+/* parse_mode - [queue] mode */
+static int parse_mode(const struct setting *s)
+{
+	int v;
+	if (lookup(mode_names, s->value, &v) < 0)
+		return fail_choice(s, mode_names);
+	*(enum conf_queue_mode *)s->field = (enum conf_queue_mode)v;
+	return 0;
+}
+
+#define AT(member) offsetof(struct conf, member)
+
+/* every key but [aliases], whose keys are the user's own names */
+static const struct conf_key conf_keys[] = {
+	{ "smarthost", "host", parse_host, AT(smarthost.host), 0 },
+	{ "smarthost", "port", parse_port, AT(smarthost.port), 0 },
+	{ "smarthost", "tls", parse_tls, AT(smarthost.tls), 0 },
+	{ "smarthost", "tls_verify", parse_bool, AT(smarthost.tls_verify), 0 },
+	{ "smarthost", "tls_ca_file", parse_path, AT(smarthost.tls_ca_file), 0 },
+	{ "smarthost", "tls_fingerprint", parse_fingerprint,
+	  AT(smarthost.tls_fingerprint), 0 },
+	{ "smarthost", "tls_cert_file", parse_path, AT(smarthost.tls_cert_file), 0 },
+	{ "smarthost", "tls_key_file", parse_path, AT(smarthost.tls_key_file), 0 },
+	{ "smarthost", "helo", parse_helo, AT(smarthost.helo), 0 },
+	{ "smarthost", "timeout", parse_timeout, AT(smarthost.timeout), 0 },
+	{ "auth", "mechanism", parse_mech, AT(auth.mechanism), 0 },
+	{ "auth", "user", parse_text, AT(auth.user), 0 },
+	{ "auth", "password", parse_text, AT(auth.password), KEY_SECRET },
+	{ "auth", "password_file", parse_path, AT(auth.password_file), 0 },
+	{ "auth", "password_command", parse_text, AT(auth.password_command),
+	  KEY_SECRET },
+	{ "auth", "oauth2_token_url", parse_https, AT(auth.oauth2_token_url), 0 },
+	{ "auth", "oauth2_client_id", parse_text, AT(auth.oauth2_client_id), 0 },
+	{ "auth", "oauth2_client_secret", parse_text,
+	  AT(auth.oauth2_client_secret), KEY_SECRET },
+	{ "auth", "oauth2_client_secret_file", parse_path,
+	  AT(auth.oauth2_client_secret_file), 0 },
+	{ "auth", "oauth2_refresh_token", parse_text,
+	  AT(auth.oauth2_refresh_token), KEY_SECRET },
+	{ "auth", "oauth2_refresh_token_file", parse_path,
+	  AT(auth.oauth2_refresh_token_file), 0 },
+	{ "sender", "domain", parse_domain, AT(sender.domain), 0 },
+	{ "sender", "from", parse_address, AT(sender.from), 0 },
+	{ "sender", "allow_from_override", parse_bool,
+	  AT(sender.allow_from_override), 0 },
+	{ "sender", "rewrite_from", parse_bool, AT(sender.rewrite_from), 0 },
+	{ "sender", "aliases_file", parse_path_or_empty, AT(sender.aliases_file),
+	  KEY_EMPTY_OK },
+	{ "queue", "dir", parse_path, AT(queue.dir), 0 },
+	{ "queue", "mode", parse_mode, AT(queue.mode), 0 },
+	{ "queue", "retry", parse_retry, AT(queue.retry_min), 0 },
+	{ "queue", "max_age", parse_positive_duration, AT(queue.max_age), 0 },
+	{ "log", "syslog", parse_bool, AT(log.syslog), 0 },
+	{ "log", "file", parse_path, AT(log.file), 0 },
+};
+
+/* find_key - the table row for section and key, or NULL */
+static const struct conf_key *find_key(const char *section, const char *key)
+{
+	for (size_t i = 0; i < sizeof conf_keys / sizeof conf_keys[0]; i++)
+		if (strcmp(conf_keys[i].section, section) == 0 &&
+		    strcmp(conf_keys[i].name, key) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+/* known_section - one of SPEC's six sections */
+static bool known_section(const char *name)
+{
+	for (size_t i = 0; section_names[i] != NULL; i++)
+		if (strcmp(section_names[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* show_value - the value quoted for an error, control bytes made visible */
+static void show_value(const char *v, char *out, size_t outlen)
+{
+	size_t o = 0;
+	out[o++] = '"';
+	for (; *v != '\0' && o + 6 < outlen; v++) {
+		unsigned char ch = (unsigned char)*v;
+		out[o++] = (isprint(ch) && ch != '"') ? (char)ch : '?';
+	}
+	if (*v != '\0' && o + 4 < outlen) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* one conf_load() call: the file, the result, and where an error goes */
+struct load {
+	const char *path;
+	struct conf *c;
+	char *err;
+	size_t errlen;
+};
+
+/* report - "FILE: [section] key: problem", or without the section or key */
+__attribute__((format(printf, 4, 5)))
+static int report(const struct load *ld, const char *section, const char *key,
+		  const char *fmt, ...)
+{
+	char why[WHY_MAX], where[160] = "";
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(why, sizeof why, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		why[0] = '\0';
+	if (key != NULL && (section != NULL ?
+	    snprintf(where, sizeof where, "[%s] %s: ", section, key) :
+	    snprintf(where, sizeof where, "%s: ", key)) < 0)
+		where[0] = '\0';
+	if (snprintf(ld->err, ld->errlen, "%s: %s%s", ld->path, where, why) < 0 &&
+	    ld->errlen > 0)
+		ld->err[0] = '\0';
+	return -1;
+}
+
+/* set_key - parse one value of a table key into the conf */
+static int set_key(const struct load *ld, const struct conf_key *k,
+		   const char *value)
+{
+	char shown[SHOWN_MAX + 8] = "the value";
+	char why[WHY_MAX] = "";
+	if (value[0] == '\0' && !(k->flags & KEY_EMPTY_OK))
+		return 0;	/* "key =" keeps the default, as SPEC's example shows */
+	if (!(k->flags & KEY_SECRET))
+		show_value(value, shown, sizeof shown);
+	const struct setting s = {
+		.value = value,
+		.shown = shown,
+		.conf = ld->c,
+		.field = (char *)ld->c + k->offset,
+		.why = why,
+	};
+	return k->parse(&s) < 0 ? report(ld, k->section, k->name, "%s", why) : 0;
+}
+
+/* alias_problem - what is wrong with an [aliases] entry, or NULL */
+static const char *alias_problem(const char *name, const char *value)
+{
+	if (strcmp(name, "default") != 0) {
+		if (name[0] == '\0' || !is_name(name, "._-+"))
+			return "is not a local name (letters, digits, . _ - +)";
+		if (value[0] == '\0')
+			return "has no address";
+	}
+	if (has_control(value))
+		return "contains a control character";
+	/* every comma-separated element must hold something */
+	for (const char *p = value; *p != '\0';) {
+		size_t n = strcspn(p, ",");
+		size_t blank = strspn(p, " \t");
+		if (blank >= n)
+			return "has an empty address in its list";
+		p += n + (p[n] == ',');
+		if (p[-1] == ',' && *p == '\0')
+			return "has an empty address in its list";
+	}
+	return NULL;
+}
+
+/* add_alias - one [aliases] entry; "default" is the catch-all */
+static int add_alias(const struct load *ld, const char *name, const char *value)
+{
+	struct conf *c = ld->c;
+	const char *problem = alias_problem(name, value);
+	if (problem != NULL)
+		return report(ld, "aliases", name, "%s", problem);
+	if (strcmp(name, "default") == 0) {
+		free(c->aliases.default_target);
+		c->aliases.default_target = strdup(value);
+		return c->aliases.default_target ? 0 :
+		       report(ld, "aliases", name, "out of memory");
+	}
+	struct conf_alias *v = realloc(c->aliases.v, (c->aliases.n + 1) * sizeof *v);
+	if (v == NULL)
+		return report(ld, "aliases", name, "out of memory");
+	c->aliases.v = v;
+	v += c->aliases.n++;
+	v->name = strdup(name);
+	v->targets = strdup(value);
+	return v->name && v->targets ? 0 : report(ld, "aliases", name, "out of memory");
+}
+
+/* apply_entry - one dictionary entry: a section of its own, or section:key */
+static int apply_entry(const struct load *ld, const char *entry, const char *value)
+{
+	char section[128];
+	if (value == NULL) {	/* iniparser keeps each section as a valueless entry */
+		if (!known_section(entry))
+			return report(ld, NULL, NULL, "[%s]: unknown section (expected "
+				      "smarthost, auth, sender, aliases, queue or log)", entry);
+		return 0;
+	}
+	const char *colon = strchr(entry, ':');
+	if (colon == entry || colon == NULL)
+		return report(ld, NULL, colon ? colon + 1 : entry,
+			      "key outside any section");
+	size_t n = (size_t)(colon - entry);
+	if (n >= sizeof section)
+		n = sizeof section - 1;
+	memcpy(section, entry, n);
+	section[n] = '\0';
+	if (!known_section(section))
+		return 0;	/* the section's own entry reports it */
+	if (strcmp(section, "aliases") == 0)
+		return add_alias(ld, colon + 1, value);
+	const struct conf_key *k = find_key(section, colon + 1);
+	if (k == NULL)
+		return report(ld, section, colon + 1, "unknown key");
+	return set_key(ld, k, value);
+}
+
+/* capture_ini_error - iniparser's error callback: keep its text */
+__attribute__((format(printf, 1, 2)))
+static int capture_ini_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(ini_error, sizeof ini_error, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		ini_error[0] = '\0';
+	return 0;
+}
+
+/*
+ * parse_failure - turn iniparser's captured "... in FILE (LINE)" text into
+ * our one line; the offending line is not quoted: it may hold a password.
+ */
+static int parse_failure(const struct load *ld)
+{
+	const char *open = strrchr(ini_error, '(');
+	char *end = NULL;
+	unsigned long line = open ? strtoul(open + 1, &end, 10) : 0;
+	if (end == NULL || *end != ')')
+		line = 0;
+	if (strstr(ini_error, "too long") != NULL)
+		return report(ld, NULL, NULL, "line %lu: line too long (at most "
+			      "1023 bytes)", line);
+	if (strstr(ini_error, "syntax error") != NULL)
+		return report(ld, NULL, NULL, "line %lu: syntax error (expected "
+			      "\"[section]\" or \"key = value\")", line);
+	if (strstr(ini_error, "cannot open") != NULL)
+		return report(ld, NULL, NULL, "cannot read: %s",
+			      strerror(errno ? errno : EACCES));
+	return report(ld, NULL, NULL, "cannot parse: out of memory");
+}
+
+/* load_file - iniparser reads the file; every entry applied in file order */
+static int load_file(const struct load *ld)
+{
+	ini_error[0] = '\0';
+	errno = 0;
+	iniparser_set_error_callback(capture_ini_error);
+	dictionary *d = iniparser_load(ld->path);
+	iniparser_set_error_callback(NULL);
+	if (d == NULL)
+		return parse_failure(ld);
+	int r = 0;
+	for (ssize_t i = 0; i < d->size; i++) {
+		if (d->key[i] != NULL && r == 0)
+			r = apply_entry(ld, d->key[i], d->val[i]);
+		if (d->key[i] != NULL && d->val[i] != NULL)	/* passwords among them */
+			wipe_memory(d->val[i], strlen(d->val[i]));
+	}
+	iniparser_freedict(d);
+	return r;
+}
+
+/* check_readable - a regular file that this process may read */
+static int check_readable(const struct load *ld)
+{
+	struct stat st;
+	int fd = open(ld->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int e = fd < 0 || fstat(fd, &st) < 0 ? errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (e == 0 && S_ISDIR(st.st_mode))
+		e = EISDIR;
+	if (e != 0)
+		return report(ld, NULL, NULL, "cannot read: %s", strerror(e));
+	if (!S_ISREG(st.st_mode))
+		return report(ld, NULL, NULL, "cannot read: not a regular file");
+	return 0;
+}
+
+/* strip - trim white space at both ends, in place */
+static char *strip(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		s[--n] = '\0';
+	return s;
+}
+
+/* lower - lower-case in place, as iniparser does to names */
+static char *lower(char *s)
+{
+	for (char *p = s; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return s;
+}
+
+/*
+ * note_line - remember the section or key of one logical line; 1 when the
+ * key was already seen. iniparser keeps the last of two equal keys without
+ * a word, so the lines are looked at once more here, the way it reads
+ * them: "[name]", "key = value", comments starting with # or ;.
+ */
+static int note_line(char *line, struct buf *section, struct buf *seen,
+		     struct buf *key)
+{
+	char *s = strip(line);
+	size_t n = strlen(s);
+	if (n == 0 || *s == '#' || *s == ';')
+		return 0;
+	if (*s == '[' && s[n - 1] == ']') {
+		*strchr(s, ']') = '\0';
+		buf_reset(section);
+		return buf_puts(section, lower(strip(s + 1))) < 0 ? -1 : 0;
+	}
+	char *eq = strchr(s, '=');
+	if (eq == NULL)
+		return 0;
+	*eq = '\0';
+	buf_reset(key);
+	if (buf_printf(key, "\n%s:%s\n", buf_cstr(section), lower(strip(s))) < 0)
+		return -1;
+	if (strstr(buf_cstr(seen), buf_cstr(key)) != NULL)
+		return 1;
+	/* seen holds "\nA\nB\n": append without the leading newline */
+	return buf_append(seen, key->data + 1, key->len - 1) < 0 ? -1 : 0;
+}
+
+/* find_duplicate - the first key given twice in one section, if any */
+static int find_duplicate(const struct load *ld)
+{
+	FILE *f = fopen(ld->path, "re");
+	if (f == NULL)
+		return report(ld, NULL, NULL, "cannot read: %s", strerror(errno));
+	struct buf logical, section, seen, key;
+	buf_init(&logical, 1 << 20);
+	buf_init(&section, 4096);
+	buf_init(&seen, 1 << 22);
+	buf_init(&key, 8192);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	int r = buf_putc(&seen, '\n');
+	while (r == 0 && (got = getline(&line, &cap, f)) >= 0) {
+		size_t n = (size_t)got;
+		while (n > 0 && isspace((unsigned char)line[n - 1]))
+			n--;
+		bool more = n > 0 && line[n - 1] == '\\';	/* continued line */
+		r = buf_append(&logical, line, more ? n - 1 : n);
+		if (r < 0 || more)
+			continue;
+		r = note_line(logical.data, &section, &seen, &key);
+		buf_reset(&logical);
+	}
+	if (r > 0) {
+		char *name = strip(key.data);
+		*strchr(name, ':') = '\0';
+		r = report(ld, name, name + strlen(name) + 1, "given more than once");
+	} else if (r < 0) {
+		r = report(ld, NULL, NULL, "cannot read: %s", strerror(errno));
+	}
+	if (line != NULL)
+		wipe_memory(line, cap);	/* the lines may have held a password */
+	free(line);
+	buf_wipe(&logical);
+	buf_free(&section);
+	buf_free(&seen);
+	buf_free(&key);
+	fclose(f);
+	return r;
+}
+
+/* this_host - this host's fully qualified name, else its plain name */
+static char *this_host(void)
+{
+	char name[256];
+	if (gethostname(name, sizeof name) < 0)
+		return NULL;
+	name[sizeof name - 1] = '\0';
+	struct addrinfo hints = { .ai_flags = AI_CANONNAME, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL;
+	char *fqdn = NULL;
+	if (getaddrinfo(name, NULL, &hints, &res) == 0 && res != NULL &&
+	    res->ai_canonname != NULL && strchr(res->ai_canonname, '.') != NULL &&
+	    is_name(res->ai_canonname, ".-"))
+		fqdn = strdup(res->ai_canonname);
+	if (res != NULL)
+		freeaddrinfo(res);
+	return fqdn != NULL ? fqdn : strdup(name);
+}
+
+/* set_defaults - the values that depend on other keys or on this host */
+static int set_defaults(const struct load *ld)
+{
+	static const unsigned ports[] = {
+		[CONF_TLS_STARTTLS] = 587, [CONF_TLS_IMPLICIT] = 465, [CONF_TLS_NONE] = 25,
+	};
+	struct conf *c = ld->c;
+	if (c->smarthost.port == 0)	/* a given port is never 0 */
+		c->smarthost.port = ports[c->smarthost.tls];
+	if ((c->smarthost.helo == NULL && (c->smarthost.helo = this_host()) == NULL) ||
+	    (c->sender.domain == NULL && (c->sender.domain = this_host()) == NULL))
+		return report(ld, NULL, NULL, "cannot find this host's name for helo "
+			      "and domain: %s", strerror(errno));
+	if (c->sender.aliases_file == NULL)
+		c->sender.aliases_file = strdup("/etc/aliases");
+	if (c->queue.dir == NULL)
+		c->queue.dir = strdup("/var/spool/relaymail");
+	c->path = strdup(ld->path);
+	if (!c->sender.aliases_file || !c->queue.dir || !c->path)
+		return report(ld, NULL, NULL, "out of memory");
+	return 0;
+}
+
+/* two keys that only go together, or that exclude each other */
+enum pairing { NEEDS, EXCLUDES };
+
+struct pair_rule {
+	const char *section, *key, *other;
+	size_t key_at, other_at;
+	enum pairing how;
+};
+
+#define PAIR(s, a, b, how) { #s, #a, #b, AT(s.a), AT(s.b), how }
+
+static const struct pair_rule pair_rules[] = {
+	PAIR(smarthost, tls_cert_file, tls_key_file, NEEDS),
+	PAIR(smarthost, tls_key_file, tls_cert_file, NEEDS),
+	PAIR(auth, password, user, NEEDS),
+	PAIR(auth, password_file, user, NEEDS),
+	PAIR(auth, password_command, user, NEEDS),
+	PAIR(auth, oauth2_token_url, user, NEEDS),
+	PAIR(auth, oauth2_client_id, user, NEEDS),
+	PAIR(auth, oauth2_client_secret, user, NEEDS),
+	PAIR(auth, oauth2_client_secret_file, user, NEEDS),
+	PAIR(auth, oauth2_refresh_token, user, NEEDS),
+	PAIR(auth, oauth2_refresh_token_file, user, NEEDS),
+	PAIR(auth, password, password_file, EXCLUDES),
+	PAIR(auth, password, password_command, EXCLUDES),
+	PAIR(auth, password_file, password_command, EXCLUDES),
+	PAIR(auth, oauth2_client_secret, oauth2_client_secret_file, EXCLUDES),
+	PAIR(auth, oauth2_refresh_token, oauth2_refresh_token_file, EXCLUDES),
+};
+
+/* string_at - the string field at offset at of c */
+static const char *string_at(const struct conf *c, size_t at)
+{
+	return *(char *const *)((const char *)c + at);
+}
+
+/* check_auth - [auth]: a way to get the secret that fits the mechanism */
+static int check_auth(const struct load *ld)
+{
+	const struct conf *c = ld->c;
+	enum conf_mech m = c->auth.mechanism;
+	const char *pw = c->auth.password ? "password" : c->auth.password_file ?
+			 "password_file" : c->auth.password_command ? "password_command" : NULL;
+	bool oauth = c->auth.oauth2_token_url || c->auth.oauth2_client_id ||
+		     c->auth.oauth2_client_secret || c->auth.oauth2_client_secret_file ||
+		     c->auth.oauth2_refresh_token || c->auth.oauth2_refresh_token_file;
+	if (c->auth.user == NULL)
+		return m == CONF_MECH_AUTO || m == CONF_MECH_NONE ? 0 :
+		       report(ld, "auth", "mechanism", "\"%s\" needs user", conf_mech_name(m));
+	if (m == CONF_MECH_NONE)
+		return report(ld, "auth", "mechanism", "\"none\", but user is set");
+	if (!oauth)
+		return pw != NULL ? 0 : report(ld, "auth", "user", "set, but none of "
+					      "password, password_file and password_command is");
+	if (pw != NULL)
+		return report(ld, "auth", pw, "cannot be combined with the oauth2_* keys");
+	if (m != CONF_MECH_XOAUTH2 && m != CONF_MECH_OAUTHBEARER)
+		return report(ld, "auth", "mechanism", "the oauth2_* keys need "
+			      "mechanism = xoauth2 or oauthbearer");
+	const char *missing = !c->auth.oauth2_token_url ? "oauth2_token_url" :
+			      !c->auth.oauth2_client_id ? "oauth2_client_id" :
+			      !c->auth.oauth2_refresh_token && !c->auth.oauth2_refresh_token_file ?
+			      "oauth2_refresh_token" : NULL;
+	return missing ? report(ld, "auth", missing, "missing (the oauth2_* keys "
+				"need it)") : 0;
+}
+
+/* check_conf - the rules that tie several keys together */
+static int check_conf(const struct load *ld)
+{
+	const struct conf *c = ld->c;
+	if (c->smarthost.host == NULL)
+		return report(ld, "smarthost", "host", "missing (it is required)");
+	for (size_t i = 0; i < sizeof pair_rules / sizeof pair_rules[0]; i++) {
+		const struct pair_rule *r = &pair_rules[i];
+		bool a = string_at(c, r->key_at) != NULL;
+		bool b = string_at(c, r->other_at) != NULL;
+		if (a && !b && r->how == NEEDS)
+			return report(ld, r->section, r->key, "set without %s", r->other);
+		if (a && b && r->how == EXCLUDES)
+			return report(ld, r->section, r->key, "cannot be set together "
+				      "with %s", r->other);
+	}
+	if (c->smarthost.tls == CONF_TLS_NONE && (c->smarthost.tls_ca_file ||
+	    c->smarthost.tls_fingerprint || c->smarthost.tls_cert_file))
+		return report(ld, "smarthost", "tls", "\"none\", but other tls_* keys "
+			      "are set");
+	return check_auth(ld);
+}
+
+/* conf_load - read and check path into *c */
+int conf_load(const char *path, struct conf *c, char *err, size_t errlen)
+{
+	const struct load ld = { .path = path, .c = c, .err = err, .errlen = errlen };
+	memset(c, 0, sizeof *c);
+	c->smarthost.tls_verify = true;
+	c->sender.allow_from_override = true;
+	c->queue.retry_min = 300;
+	c->queue.retry_max = 3600;
+	c->queue.max_age = 5 * 86400;
+	c->log.syslog = true;
+	int r = check_readable(&ld);
+	if (r == 0)
+		r = load_file(&ld);
+	if (r == 0)
+		r = find_duplicate(&ld);
+	if (r == 0)
+		r = check_conf(&ld);
+	if (r == 0)
+		r = set_defaults(&ld);
+	if (r < 0)
+		conf_free(c);
+	return r;
+}
+
+/* free_secret - wipe a string that may be a credential, then free it */
+static void free_secret(char *s)
+{
+	if (s != NULL) {
+		wipe_memory(s, strlen(s));
+		free(s);
+	}
+}
+
+/* conf_free - release everything conf_load allocated */
+void conf_free(struct conf *c)
+{
+	char *plain[] = {
+		c->path, c->smarthost.host, c->smarthost.tls_ca_file,
+		c->smarthost.tls_fingerprint, c->smarthost.tls_cert_file,
+		c->smarthost.tls_key_file, c->smarthost.helo, c->auth.user,
+		c->auth.password_file, c->auth.oauth2_token_url,
+		c->auth.oauth2_client_id, c->auth.oauth2_client_secret_file,
+		c->auth.oauth2_refresh_token_file, c->sender.domain, c->sender.from,
+		c->sender.aliases_file, c->aliases.default_target, c->queue.dir,
+		c->log.file,
+	};
+	for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+		free(plain[i]);
+	free_secret(c->auth.password);
+	free_secret(c->auth.password_command);
+	free_secret(c->auth.oauth2_client_secret);
+	free_secret(c->auth.oauth2_refresh_token);
+	for (size_t i = 0; i < c->aliases.n; i++) {
+		free(c->aliases.v[i].name);
+		free(c->aliases.v[i].targets);
+	}
+	free(c->aliases.v);
+	memset(c, 0, sizeof *c);
+}
+
+/* parse_scaled - digits and an optional one-letter unit from units/scales */
+static int parse_scaled(const char *s, const char *units,
+			const unsigned long long *scales, unsigned long long max,
+			unsigned long long *out)
+{
+	unsigned long long n = 0;
+	const char *p = s;
+	if (!isdigit((unsigned char)*p))
+		return -1;	/* also refuses "", signs and white space */
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (n > (max - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	unsigned long long scale = 1;
+	if (*p != '\0') {
+		const char *u = strchr(units, *p);
+		if (u == NULL || p[1] != '\0')
+			return -1;
+		scale = scales[u - units];
+	}
+	if (n > max / scale)
+		return -1;
+	*out = n * scale;
+	return 0;
+}
+
+/* conf_parse_duration - "90", "90s", "10m", "1h", "5d", "2w" into seconds */
+int conf_parse_duration(const char *s, unsigned *seconds)
+{
+	static const unsigned long long scales[] = { 1, 60, 3600, 86400, 604800 };
+	unsigned long long v;
+	if (parse_scaled(s, "smhdw", scales, UINT_MAX, &v) < 0)
+		return -1;
+	*seconds = (unsigned)v;
+	return 0;
+}
+
+/* conf_parse_size - "1000", "10k", "20M", "1G" (powers of 1024) into bytes */
+int conf_parse_size(const char *s, unsigned long long *bytes)
+{
+	static const unsigned long long scales[] = {
+		1, 1ULL << 10, 1ULL << 10, 1ULL << 20, 1ULL << 20, 1ULL << 30, 1ULL << 30,
+	};
+	return parse_scaled(s, "bkKmMgG", scales, ULLONG_MAX, bytes);
+}
+
+/* conf_mech_name - the configuration's spelling of a mechanism */
+const char *conf_mech_name(enum conf_mech m)
+{
+	for (const struct name_value *t = mech_names; t->name != NULL; t++)
+		if (t->value == (int)m)
+			return t->name;
+	return "unknown";
+}

@@ -1,0 +1,963 @@
+/*
+ * queue - the spool directory; see queue.h.
+ *
+ * Spool file q/ID (version 1). A text envelope, one "key value" line per
+ * item, ending with an empty line; then the message data exactly as the
+ * submitter wrote it (canonical CRLF):
+ *
+ *   relaymail-queue 1
+ *   id 6743A1B2C0FFEE01         the file's own name
+ *   arrival 1795748638          seconds since the epoch
+ *   sender alice@example.com    nothing after the space for <>
+ *   rcpt bob@example.org        one line per recipient, in order
+ *   notify SUCCESS,FAILURE      DSN parameters, only when set
+ *   ret HDRS
+ *   envid abc123
+ *   body 7BIT                   7BIT or 8BIT (BODY=8BITMIME), patched at commit
+ *   (empty line)
+ *   message data ...
+ *
+ * State file s/ID, replaced as a whole (temp file, fsync, rename):
+ *
+ *   relaymail-state 1
+ *   attempts 3
+ *   next 1795750438             earliest next try, 0: now
+ *   error TEXT                  last attempt's error, printable, one line
+ *   done 0                      recipient index (0-based) already handled
+ *
+ * Values never hold control characters: they are refused when written and
+ * when read. Unknown keys are an error (a new key means a new version).
+ *
+ * Ids are 8 hex digits of the arrival second and 8 of getrandom(2). The
+ * temp file tmp/ID is created with O_EXCL and the commit uses
+ * renameat2(RENAME_NOREPLACE) (link(2) where the file system lacks it), so
+ * a collision can never replace a committed message: it fails the commit.
+ */
+#include "queue.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+/* every mode choice of the spool, in one place (issue 5 may change them) */
+#define QUEUE_DIR_MODE 0700
+#define QUEUE_FILE_MODE 0600
+
+#define ENV_MAGIC "relaymail-queue 1"
+#define STATE_MAGIC "relaymail-state 1"
+#define ENV_MAX (64u * 1024 * 1024)	/* envelope block; 10000 long addresses fit */
+#define STATE_MAX (4u * 1024 * 1024)
+#define ERROR_MAX 1000			/* bytes of error text kept */
+
+/* fail - put a formatted message in err and return -1 */
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err != NULL && errlen > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			err[0] = '\0';
+	}
+	return -1;
+}
+
+/* queue_valid_id - exactly QUEUE_ID_LEN upper-case hex digits */
+bool queue_valid_id(const char *id)
+{
+	if (id == NULL)
+		return false;
+	for (size_t i = 0; i < QUEUE_ID_LEN; i++)
+		if (!isdigit((unsigned char)id[i]) && (id[i] < 'A' || id[i] > 'F'))
+			return false;
+	return id[QUEUE_ID_LEN] == '\0';
+}
+
+/* open_subdir - create (when asked) and open one spool directory */
+static int open_subdir(int parent, const char *name, bool create)
+{
+	if (create && mkdirat(parent, name, QUEUE_DIR_MODE) < 0 && errno != EEXIST)
+		return -1;
+	return openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* queue_open - open the spool and its four directories */
+int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t errlen)
+{
+	static const char *const names[] = { "tmp", "q", "s", "failed" };
+	int *fds[] = { &q->tmpfd, &q->qfd, &q->sfd, &q->failfd };
+
+	q->dirfd = q->tmpfd = q->qfd = q->sfd = q->failfd = -1;
+	q->dir = strdup(dir);
+	if (q->dir == NULL)
+		return fail(err, errlen, "%s: out of memory", dir);
+	if (create && mkdir(dir, QUEUE_DIR_MODE) < 0 && errno != EEXIST)
+		goto bad;
+	q->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (q->dirfd < 0)
+		goto bad;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		*fds[i] = open_subdir(q->dirfd, names[i], create);
+		if (*fds[i] < 0) {
+			int e = errno;
+			fail(err, errlen, "%s/%s: %s", dir, names[i], strerror(e));
+			queue_close(q);
+			return -1;
+		}
+	}
+	return 0;
+bad:
+	fail(err, errlen, "%s: %s", dir, strerror(errno));
+	queue_close(q);
+	return -1;
+}
+
+/* queue_close - close the directories */
+void queue_close(struct queue *q)
+{
+	int *fds[] = { &q->dirfd, &q->tmpfd, &q->qfd, &q->sfd, &q->failfd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+	free(q->dir);
+	q->dir = NULL;
+}
+
+/* write_all - write(2) until done, through EINTR and short writes */
+static int write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+	while (len > 0) {
+		ssize_t w = write(fd, c, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* safe_value - true when s may be a spool value: no control characters */
+static bool safe_value(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+/* put_field - append "key value\n", refusing a value that could break lines */
+static int put_field(struct buf *b, const char *key, const char *value)
+{
+	if (!safe_value(value)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return buf_printf(b, "%s %s\n", key, value);
+}
+
+/* envelope_block - the spool file's envelope for env; body_off gets the
+ * offset of the body value */
+static int envelope_block(struct buf *b, const char *id, time_t arrival,
+			  const struct envelope *env, size_t *body_off)
+{
+	if (buf_printf(b, "%s\nid %s\narrival %lld\n", ENV_MAGIC, id, (long long)arrival) < 0 ||
+	    put_field(b, "sender", env->sender != NULL ? env->sender : "") < 0)
+		return -1;
+	for (size_t i = 0; i < env->nrcpt; i++)
+		if (put_field(b, "rcpt", env->rcpt[i]) < 0)
+			return -1;
+	if ((env->notify != NULL && put_field(b, "notify", env->notify) < 0) ||
+	    (env->ret != NULL && put_field(b, "ret", env->ret) < 0) ||
+	    (env->envid != NULL && put_field(b, "envid", env->envid) < 0))
+		return -1;
+	*body_off = b->len + strlen("body ");
+	return buf_puts(b, "body 7BIT\n\n");
+}
+
+/* new_id - a fresh id: arrival second, then random bits */
+static int new_id(time_t now, char id[QUEUE_ID_LEN + 1])
+{
+	uint32_t r;
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -1;
+	int n = snprintf(id, QUEUE_ID_LEN + 1, "%08X%08X", (unsigned)((uint64_t)now & 0xffffffffu),
+			 (unsigned)r);
+	return n == QUEUE_ID_LEN ? 0 : -1;
+}
+
+/* create_tmp - create and lock tmp/ID under a fresh id not used in q/ or failed/ */
+static int create_tmp(struct queue *q, time_t now, struct queue_new *n)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		if (new_id(now, n->id) < 0)
+			return -1;
+		/* cheap pre-check; RENAME_NOREPLACE at commit is the real guard */
+		if (faccessat(q->qfd, n->id, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+		    faccessat(q->failfd, n->id, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			continue;
+		int fd = openat(q->tmpfd, n->id,
+				O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, QUEUE_FILE_MODE);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return -1;
+		/* locked from birth: the lock follows the inode into q/ */
+		if (flock(fd, LOCK_EX) < 0) {
+			unlinkat(q->tmpfd, n->id, 0);
+			close(fd);
+			return -1;
+		}
+		memcpy(n->tmpname, n->id, QUEUE_ID_LEN + 1);
+		n->fd = fd;
+		return 0;
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* queue_new_begin - locked temp file holding the envelope */
+int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
+		    struct queue_new *n, char *err, size_t errlen)
+{
+	n->fd = -1;
+	n->wlen = 0;
+	n->data_bytes = 0;
+	if (env->nrcpt == 0)
+		return fail(err, errlen, "no recipients");
+	if (create_tmp(q, arrival, n) < 0)
+		return fail(err, errlen, "%s/tmp: cannot create a queue file: %s", q->dir,
+			    strerror(errno));
+	struct buf b;
+	size_t body_off = 0;
+	buf_init(&b, ENV_MAX);
+	if (envelope_block(&b, n->id, arrival, env, &body_off) < 0 ||
+	    write_all(n->fd, b.data, b.len) < 0) {
+		int e = errno;
+		buf_free(&b);
+		queue_new_abort(q, n);
+		return fail(err, errlen, "%s/tmp: cannot write the envelope: %s", q->dir,
+			    e == EINVAL ? "control character in an address or parameter" : strerror(e));
+	}
+	n->body_flag_off = (off_t)body_off;
+	buf_free(&b);
+	return 0;
+}
+
+/* flush_new - empty the write buffer to the file */
+static int flush_new(struct queue_new *n)
+{
+	if (n->wlen > 0 && write_all(n->fd, n->wbuf, n->wlen) < 0)
+		return -1;
+	n->wlen = 0;
+	return 0;
+}
+
+/* queue_new_write - buffered append of message data */
+int queue_new_write(void *ctx, const void *p, size_t len)
+{
+	struct queue_new *n = ctx;
+	const char *c = p;
+	n->data_bytes += len;
+	while (len > 0) {
+		if (n->wlen == sizeof(n->wbuf) && flush_new(n) < 0)
+			return -1;
+		size_t room = sizeof(n->wbuf) - n->wlen;
+		size_t k = len < room ? len : room;
+		memcpy(n->wbuf + n->wlen, c, k);
+		n->wlen += k;
+		c += k;
+		len -= k;
+	}
+	return 0;
+}
+
+/* queue_new_abort - drop the temp file */
+void queue_new_abort(struct queue *q, struct queue_new *n)
+{
+	if (n->fd < 0)
+		return;
+	/* unlink before close: nobody may ever lock a half-written file */
+	unlinkat(q->tmpfd, n->tmpname, 0);
+	close(n->fd);
+	n->fd = -1;
+	n->wlen = 0;
+}
+
+/* move_noreplace - rename that never replaces an existing target */
+static int move_noreplace(int fromdir, const char *from, int todir, const char *to)
+{
+	if (renameat2(fromdir, from, todir, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* file systems without RENAME_NOREPLACE: link(2) never replaces either */
+	if (linkat(fromdir, from, todir, to, 0) < 0)
+		return -1;
+	unlinkat(fromdir, from, 0);
+	return 0;
+}
+
+static int load(struct queue *q, int fd, const char *id, struct queue_msg *m,
+		char *err, size_t errlen);
+
+/* queue_new_commit - make the message durable and visible, keep it locked */
+int queue_new_commit(struct queue *q, struct queue_new *n, bool eightbit,
+		     struct queue_msg *m, char *err, size_t errlen)
+{
+	queue_msg_init(m);
+	const char *what = "write";
+	if (flush_new(n) < 0)
+		goto bad;
+	if (eightbit && pwrite(n->fd, "8", 1, n->body_flag_off) != 1)
+		goto bad;
+	what = "fsync";
+	if (fsync(n->fd) < 0)
+		goto bad;
+	what = "rename into q/";
+	if (move_noreplace(q->tmpfd, n->tmpname, q->qfd, n->id) < 0)
+		goto bad;
+	what = "fsync q/";
+	if (fsync(q->qfd) < 0 || load(q, n->fd, n->id, m, err, errlen) < 0) {
+		/* not known durable, so not committed: take it back out */
+		int e = errno;
+		unlinkat(q->qfd, n->id, 0);
+		errno = e;
+		goto bad;
+	}
+	m->fd = n->fd;
+	m->locked = true;
+	n->fd = -1;
+	return 0;
+bad:;
+	int e = errno;
+	queue_new_abort(q, n);
+	queue_release(m);
+	return fail(err, errlen, "%s: cannot queue the message (%s): %s", q->dir, what,
+		    strerror(e));
+}
+
+/* queue_msg_init - empty message */
+void queue_msg_init(struct queue_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+}
+
+/* queue_release - close and free */
+void queue_release(struct queue_msg *m)
+{
+	if (m->fd >= 0)
+		close(m->fd);
+	free(m->sender);
+	for (size_t i = 0; i < m->nrcpt; i++)
+		free(m->rcpt[i]);
+	free(m->rcpt);
+	free(m->notify);
+	free(m->ret);
+	free(m->envid);
+	free(m->last_error);
+	free(m->rcpt_done);
+	queue_msg_init(m);
+}
+
+/* parse_number - decimal digits only, at most max */
+static int parse_number(const char *s, size_t len, unsigned long long max,
+			unsigned long long *out)
+{
+	unsigned long long v = 0;
+	if (len == 0 || len > 20)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (d > max || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* max_time - the largest time_t value we accept from a file */
+static unsigned long long max_time(void)
+{
+	return sizeof(time_t) >= 8 ? (unsigned long long)INT64_MAX : (unsigned long long)INT32_MAX;
+}
+
+/* dup_value - copy a value, refusing control characters */
+static int dup_value(const char *v, size_t len, char **out)
+{
+	if (*out != NULL)
+		return -1;	/* given twice */
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+			return -1;
+	*out = strndup(v, len);
+	return *out != NULL ? 0 : -1;
+}
+
+/* add_rcpt - append one recipient */
+static int add_rcpt(struct queue_msg *m, const char *v, size_t len, size_t *cap)
+{
+	if (m->nrcpt == ENVELOPE_MAX_RCPT || len == 0)
+		return -1;
+	if (m->nrcpt == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 8;
+		char **r = realloc(m->rcpt, ncap * sizeof(*r));
+		if (r == NULL)
+			return -1;
+		m->rcpt = r;
+		*cap = ncap;
+	}
+	m->rcpt[m->nrcpt] = NULL;
+	if (dup_value(v, len, &m->rcpt[m->nrcpt]) < 0)
+		return -1;
+	m->nrcpt++;
+	return 0;
+}
+
+/* key_is - the line's key equals k */
+static bool key_is(const char *key, size_t klen, const char *k)
+{
+	return strlen(k) == klen && memcmp(key, k, klen) == 0;
+}
+
+/* env_field - one envelope line; seen counts the once-only keys */
+static int env_field(struct queue_msg *m, const char *key, size_t klen, const char *v,
+		     size_t vlen, unsigned *seen, size_t *cap)
+{
+	unsigned long long n;
+	if (key_is(key, klen, "id")) {
+		if ((*seen & 1) || vlen != QUEUE_ID_LEN)
+			return -1;
+		memcpy(m->id, v, QUEUE_ID_LEN);
+		m->id[QUEUE_ID_LEN] = '\0';
+		*seen |= 1;
+		return queue_valid_id(m->id) ? 0 : -1;
+	}
+	if (key_is(key, klen, "arrival")) {
+		if ((*seen & 2) || parse_number(v, vlen, max_time(), &n) < 0)
+			return -1;
+		m->arrival = (time_t)n;
+		*seen |= 2;
+		return 0;
+	}
+	if (key_is(key, klen, "body")) {
+		if (*seen & 4)
+			return -1;
+		*seen |= 4;
+		if (vlen == 4 && memcmp(v, "7BIT", 4) == 0)
+			return 0;
+		m->eightbit = true;
+		return vlen == 4 && memcmp(v, "8BIT", 4) == 0 ? 0 : -1;
+	}
+	if (key_is(key, klen, "sender"))
+		return dup_value(v, vlen, &m->sender);
+	if (key_is(key, klen, "rcpt"))
+		return add_rcpt(m, v, vlen, cap);
+	if (key_is(key, klen, "notify"))
+		return dup_value(v, vlen, &m->notify);
+	if (key_is(key, klen, "ret"))
+		return dup_value(v, vlen, &m->ret);
+	if (key_is(key, klen, "envid"))
+		return dup_value(v, vlen, &m->envid);
+	return -1;
+}
+
+/* state_field - one state line */
+static int state_field(struct queue_msg *m, const char *key, size_t klen, const char *v,
+		       size_t vlen)
+{
+	unsigned long long n;
+	if (key_is(key, klen, "attempts")) {
+		if (parse_number(v, vlen, 0xffffffffu, &n) < 0)
+			return -1;
+		m->attempts = (unsigned)n;
+		return 0;
+	}
+	if (key_is(key, klen, "next")) {
+		if (parse_number(v, vlen, max_time(), &n) < 0)
+			return -1;
+		m->next_try = (time_t)n;
+		return 0;
+	}
+	if (key_is(key, klen, "error"))
+		return dup_value(v, vlen, &m->last_error);
+	if (key_is(key, klen, "done")) {
+		if (parse_number(v, vlen, (unsigned long long)m->nrcpt - 1, &n) < 0)
+			return -1;
+		m->rcpt_done[n] = true;
+		return 0;
+	}
+	return -1;
+}
+
+/*
+ * parse_lines - split text into "key value" lines after the magic first
+ * line; for the envelope (env true) the text must end with an empty line.
+ */
+static int parse_lines(struct queue_msg *m, const char *p, size_t len, bool env,
+		       unsigned *seen)
+{
+	const char *magic = env ? ENV_MAGIC : STATE_MAGIC;
+	const char *end = p + len;
+	size_t cap = 0, lineno = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			return -1;	/* every line ends with LF */
+		size_t llen = (size_t)(nl - p);
+		if (lineno++ == 0) {
+			if (llen != strlen(magic) || memcmp(p, magic, llen) != 0)
+				return -1;
+		} else if (llen == 0) {
+			/* the envelope's end: must be the last byte */
+			return env && nl + 1 == end ? 0 : -1;
+		} else {
+			const char *sp = memchr(p, ' ', llen);
+			if (sp == NULL)
+				return -1;
+			size_t klen = (size_t)(sp - p), vlen = llen - klen - 1;
+			int r = env ? env_field(m, p, klen, sp + 1, vlen, seen, &cap)
+				    : state_field(m, p, klen, sp + 1, vlen);
+			if (r < 0)
+				return -1;
+		}
+		p = nl + 1;
+	}
+	return env || lineno == 0 ? -1 : 0;
+}
+
+/* queue_parse - envelope block and optional state into m */
+int queue_parse(const char *env, size_t envlen, const char *state, size_t statelen,
+		struct queue_msg *m, char *err, size_t errlen)
+{
+	unsigned seen = 0;
+	queue_msg_init(m);
+	if (parse_lines(m, env, envlen, true, &seen) < 0 || seen != 7 || m->sender == NULL ||
+	    m->nrcpt == 0) {
+		queue_release(m);
+		return fail(err, errlen, "malformed queue file envelope");
+	}
+	m->data_off = (off_t)envlen;
+	m->rcpt_done = calloc(m->nrcpt, sizeof(bool));
+	if (m->rcpt_done == NULL) {
+		queue_release(m);
+		return fail(err, errlen, "out of memory");
+	}
+	if (state != NULL && parse_lines(m, state, statelen, false, &seen) < 0) {
+		queue_release(m);
+		return fail(err, errlen, "malformed queue state file");
+	}
+	return 0;
+}
+
+/* read_envelope - read fd from the start up to the envelope's empty line */
+static int read_envelope(int fd, struct buf *b, size_t *envlen)
+{
+	char chunk[8192];
+	for (;;) {
+		ssize_t r = pread(fd, chunk, sizeof(chunk), (off_t)b->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			errno = EINVAL;	/* truncated envelope */
+			return -1;
+		}
+		size_t from = b->len > 0 ? b->len - 1 : 0;
+		if (buf_append(b, chunk, (size_t)r) < 0)
+			return -1;
+		for (size_t i = from; i + 1 < b->len; i++)
+			if (b->data[i] == '\n' && b->data[i + 1] == '\n') {
+				*envlen = i + 2;
+				return 0;
+			}
+	}
+}
+
+/* read_state - the whole s/ID file into b; *found false when there is none */
+static int read_state(struct queue *q, const char *id, struct buf *b, bool *found)
+{
+	*found = false;
+	int fd = openat(q->sfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	struct stat st;
+	char chunk[8192];
+	int ret = -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		goto out;
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			goto out;
+		if (r == 0)
+			break;
+		if (buf_append(b, chunk, (size_t)r) < 0)
+			goto out;
+	}
+	*found = true;
+	ret = 0;
+out:
+	close(fd);
+	return ret;
+}
+
+/* load - read and parse envelope and state of the open message fd */
+static int load(struct queue *q, int fd, const char *id, struct queue_msg *m,
+		char *err, size_t errlen)
+{
+	struct buf env, state;
+	size_t envlen = 0;
+	bool found = false;
+	struct stat st;
+	int ret = -1;
+	buf_init(&env, ENV_MAX);
+	buf_init(&state, STATE_MAX);
+	if (fstat(fd, &st) < 0 || read_envelope(fd, &env, &envlen) < 0) {
+		fail(err, errlen, "q/%s: %s", id, errno == EINVAL ? "truncated envelope" : strerror(errno));
+		goto out;
+	}
+	if (read_state(q, id, &state, &found) < 0) {
+		fail(err, errlen, "s/%s: %s", id, strerror(errno));
+		goto out;
+	}
+	if (queue_parse(env.data, envlen, found ? buf_cstr(&state) : NULL, state.len, m,
+			err, errlen) < 0)
+		goto out;
+	if (strcmp(m->id, id) != 0) {
+		queue_release(m);
+		fail(err, errlen, "q/%s: the file names another id", id);
+		goto out;
+	}
+	m->size = (unsigned long long)(st.st_size - (off_t)envlen);
+	ret = 0;
+out:
+	buf_free(&env);
+	buf_free(&state);
+	return ret;
+}
+
+/* check_file - fd is still q/ID, a regular file with one link, owned right */
+static enum queue_lock_result check_file(struct queue *q, int fd, const char *id,
+					 char *err, size_t errlen)
+{
+	struct stat fst, pst;
+	if (fstat(fd, &fst) < 0) {
+		fail(err, errlen, "q/%s: %s", id, strerror(errno));
+		return QUEUE_ERROR;
+	}
+	/* another runner finished it between our readdir and our lock */
+	if (fstatat(q->qfd, id, &pst, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return QUEUE_GONE;
+		fail(err, errlen, "q/%s: %s", id, strerror(errno));
+		return QUEUE_ERROR;
+	}
+	if (fst.st_ino != pst.st_ino || fst.st_dev != pst.st_dev || fst.st_nlink == 0)
+		return QUEUE_GONE;
+	uid_t me = geteuid();
+	if (!S_ISREG(fst.st_mode) || fst.st_nlink != 1 || (fst.st_uid != me && me != 0)) {
+		fail(err, errlen, "q/%s: not a regular file with one link and the right owner", id);
+		return QUEUE_ERROR;
+	}
+	return QUEUE_LOCKED;
+}
+
+/* open_msg - open q/ID, lock it as asked, check and load it */
+static enum queue_lock_result open_msg(struct queue *q, const char *id, bool exclusive,
+				       struct queue_msg *m, char *err, size_t errlen)
+{
+	queue_msg_init(m);
+	if (!queue_valid_id(id)) {
+		fail(err, errlen, "invalid queue id");
+		return QUEUE_ERROR;
+	}
+	int fd = openat(q->qfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return QUEUE_GONE;
+		fail(err, errlen, "q/%s: %s", id, strerror(errno));
+		return QUEUE_ERROR;
+	}
+	bool busy = false;
+	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK) {
+			fail(err, errlen, "q/%s: lock: %s", id, strerror(errno));
+			close(fd);
+			return QUEUE_ERROR;
+		}
+		if (exclusive) {
+			close(fd);
+			return QUEUE_BUSY;
+		}
+		busy = true;
+	} else if (!exclusive) {
+		/* only a probe: holding it would stall a runner's exclusive lock */
+		flock(fd, LOCK_UN);
+	}
+	enum queue_lock_result r = check_file(q, fd, id, err, errlen);
+	if (r == QUEUE_LOCKED && load(q, fd, id, m, err, errlen) < 0)
+		r = QUEUE_ERROR;
+	if (r != QUEUE_LOCKED) {
+		close(fd);
+		return r;
+	}
+	m->fd = fd;
+	m->locked = exclusive;
+	m->busy = busy;
+	return QUEUE_LOCKED;
+}
+
+/* queue_lock - take a message for delivery */
+enum queue_lock_result queue_lock(struct queue *q, const char *id, struct queue_msg *m,
+				  char *err, size_t errlen)
+{
+	return open_msg(q, id, true, m, err, errlen);
+}
+
+/* queue_read - look at a message without taking it (mailq) */
+int queue_read(struct queue *q, const char *id, struct queue_msg *m, char *err, size_t errlen)
+{
+	enum queue_lock_result r = open_msg(q, id, false, m, err, errlen);
+	if (r == QUEUE_GONE) {
+		errno = ENOENT;
+		return fail(err, errlen, "q/%s: no such message", id);
+	}
+	return r == QUEUE_LOCKED ? 0 : -1;
+}
+
+/* printable_copy - error text as one printable line, cut at ERROR_MAX */
+static void printable_copy(const char *in, char *out)
+{
+	size_t i = 0;
+	for (; in[i] != '\0' && i < ERROR_MAX; i++) {
+		unsigned char c = (unsigned char)in[i];
+		out[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	out[i] = '\0';
+}
+
+/* write_state - m's delivery state into s/ID, atomically and durably */
+static int write_state(struct queue *q, const struct queue_msg *m)
+{
+	struct buf b;
+	char tmp[QUEUE_ID_LEN + 8], errtext[ERROR_MAX + 1];
+	int ret = -1;
+	buf_init(&b, STATE_MAX);
+	if (buf_printf(&b, "%s\nattempts %u\nnext %lld\n", STATE_MAGIC, m->attempts,
+		       (long long)(m->next_try > 0 ? m->next_try : 0)) < 0)
+		goto out;
+	if (m->last_error != NULL && m->last_error[0] != '\0') {
+		printable_copy(m->last_error, errtext);
+		if (buf_printf(&b, "error %s\n", errtext) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (m->rcpt_done != NULL && m->rcpt_done[i] && buf_printf(&b, "done %zu\n", i) < 0)
+			goto out;
+	int n = snprintf(tmp, sizeof(tmp), "%s.new", m->id);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
+		goto out;
+	/* we hold the message lock, so no other writer uses this name */
+	int fd = openat(q->sfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			QUEUE_FILE_MODE);
+	if (fd < 0)
+		goto out;
+	if (write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+		close(fd);
+		unlinkat(q->sfd, tmp, 0);
+		goto out;
+	}
+	close(fd);
+	if (renameat(q->sfd, tmp, q->sfd, m->id) < 0 || fsync(q->sfd) < 0)
+		goto out;
+	ret = 0;
+out:
+	buf_free(&b);
+	return ret;
+}
+
+/* set_error - replace m's last error */
+static int set_error(struct queue_msg *m, const char *reason)
+{
+	char *e = strdup(reason != NULL ? reason : "");
+	if (e == NULL)
+		return -1;
+	free(m->last_error);
+	m->last_error = e;
+	return 0;
+}
+
+/* queue_done - the message has left: state first, then the message */
+int queue_done(struct queue *q, struct queue_msg *m)
+{
+	int ret = 0;
+	if (!queue_valid_id(m->id))
+		ret = -1;
+	else if ((unlinkat(q->sfd, m->id, 0) < 0 && errno != ENOENT) ||
+		 unlinkat(q->qfd, m->id, 0) < 0 || fsync(q->qfd) < 0)
+		ret = -1;
+	queue_release(m);
+	return ret;
+}
+
+/* queue_defer - record a failed attempt and let go */
+int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try)
+{
+	int ret = -1;
+	if (queue_valid_id(m->id) && set_error(m, reason) == 0) {
+		m->attempts++;
+		m->next_try = next_try;
+		ret = write_state(q, m);
+	}
+	queue_release(m);
+	return ret;
+}
+
+/* queue_fail - give up: state saved, both files moved to failed/ */
+int queue_fail(struct queue *q, struct queue_msg *m, const char *reason)
+{
+	char statename[QUEUE_ID_LEN + 8];
+	int ret = -1;
+	int n = snprintf(statename, sizeof(statename), "%s.state", m->id);
+	if (!queue_valid_id(m->id) || n < 0 || (size_t)n >= sizeof(statename) ||
+	    set_error(m, reason) < 0)
+		goto out;
+	m->attempts++;
+	m->next_try = 0;
+	if (write_state(q, m) < 0)
+		goto out;
+	/* the message first: once it is out of q/ no runner takes it again */
+	if (renameat(q->qfd, m->id, q->failfd, m->id) < 0 ||
+	    renameat(q->sfd, m->id, q->failfd, statename) < 0)
+		goto out;
+	if (fsync(q->failfd) < 0 || fsync(q->qfd) < 0 || fsync(q->sfd) < 0)
+		goto out;
+	ret = 0;
+out:
+	queue_release(m);
+	return ret;
+}
+
+/* cmp_id - qsort order of ids: time-prefixed, so oldest first */
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+/* queue_walk - every committed message, oldest first */
+int queue_walk(struct queue *q, int (*fn)(void *ctx, const char *id), void *ctx)
+{
+	int fd = openat(q->qfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -1;
+	}
+	char (*ids)[QUEUE_ID_LEN + 1] = NULL;
+	size_t n = 0, cap = 0;
+	int ret = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (!queue_valid_id(de->d_name))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			void *p = realloc(ids, ncap * sizeof(*ids));
+			if (p == NULL) {
+				ret = -1;
+				goto out;
+			}
+			ids = p;
+			cap = ncap;
+		}
+		memcpy(ids[n++], de->d_name, QUEUE_ID_LEN + 1);
+	}
+	if (n > 0)
+		qsort(ids, n, sizeof(*ids), cmp_id);
+	for (size_t i = 0; i < n; i++)
+		if (fn(ctx, ids[i]) < 0)
+			break;
+out:
+	free(ids);
+	closedir(d);
+	return ret;
+}
+
+/* clean_one - remove tmp/NAME when it is old and its writer is gone */
+static void clean_one(struct queue *q, const char *name, time_t cutoff)
+{
+	struct stat st;
+	if (fstatat(q->tmpfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_mtime > cutoff)
+		return;
+	if (!S_ISREG(st.st_mode)) {
+		unlinkat(q->tmpfd, name, 0);	/* nothing we make; a symlink plant */
+		return;
+	}
+	int fd = openat(q->tmpfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	/* a live writer holds its lock from creation to commit */
+	struct stat fst;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &fst) == 0 &&
+	    fst.st_ino == st.st_ino && fst.st_dev == st.st_dev)
+		unlinkat(q->tmpfd, name, 0);
+	close(fd);
+}
+
+/* queue_clean_tmp - remove temp files of dead writers */
+void queue_clean_tmp(struct queue *q, time_t age)
+{
+	int fd = openat(q->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return;
+	}
+	time_t cutoff = time(NULL) - age;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			clean_one(q, de->d_name, cutoff);
+	closedir(d);
+}
+
+/* queue_retry_delay - min * 2^(attempts-1), at most max, without overflow */
+time_t queue_retry_delay(unsigned attempts, unsigned retry_min, unsigned retry_max)
+{
+	unsigned long long d = retry_min;
+	if (d >= retry_max)
+		return (time_t)retry_max;
+	for (unsigned i = 1; i < attempts && d < retry_max; i++)
+		d *= 2;		/* d < retry_max <= UINT_MAX: never overflows */
+	return (time_t)(d < retry_max ? d : retry_max);
+}

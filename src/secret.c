@@ -1,0 +1,222 @@
+/* secret - fetch the [auth] secret; see secret.h */
+#include "secret.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SECRET_READ_MAX (64 * 1024)	/* what is read of a file or a command */
+#define SECRET_COMMAND_SECONDS 60	/* a helper stuck on a prompt must not hang mail */
+
+extern char **environ;
+
+/* say - one line into err; always returns -1 */
+__attribute__((format(printf, 3, 4)))
+static int say(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (n < 0 && errlen > 0)
+		err[0] = '\0';
+	return -1;
+}
+
+/* first_line - the bytes before the first CR LF or LF of raw into out */
+static int first_line(const struct buf *raw, struct buf *out, const char *what,
+		      char *err, size_t errlen)
+{
+	const char *p = buf_cstr(raw);
+	const char *nl = memchr(p, '\n', raw->len);
+	size_t n = nl != NULL ? (size_t)(nl - p) : raw->len;
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	if (n == 0)
+		return say(err, errlen, "[auth] %s: %s", what, raw->len == 0 ?
+			   "is empty" : "the first line is empty");
+	if (memchr(p, '\0', n) != NULL)
+		return say(err, errlen, "[auth] %s: the first line holds a NUL byte",
+			   what);
+	if (buf_append(out, p, n) < 0)
+		return say(err, errlen, "[auth] %s: the secret is too long", what);
+	return 0;
+}
+
+/* read_file - the first line of the file at path */
+static int read_file(const char *path, struct buf *out, char *err, size_t errlen)
+{
+	char chunk[4096];
+	struct buf raw;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return say(err, errlen, "[auth] password_file %s: cannot read: %s",
+			   path, strerror(errno));
+	buf_init(&raw, SECRET_READ_MAX);
+	int r = 0;
+	while (memchr(buf_cstr(&raw), '\n', raw.len) == NULL) {
+		ssize_t got = read(fd, chunk, sizeof chunk);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			r = say(err, errlen, "[auth] password_file %s: cannot read: %s",
+				path, strerror(errno));
+			break;
+		}
+		if (got == 0)
+			break;
+		if (buf_append(&raw, chunk, (size_t)got) < 0) {
+			r = say(err, errlen, "[auth] password_file %s: no line break in "
+				"its first 64 KiB", path);
+			break;
+		}
+	}
+	close(fd);
+	wipe_memory(chunk, sizeof chunk);
+	if (r == 0) {
+		char what[128 + 64];
+		if (snprintf(what, sizeof what, "password_file %.128s", path) < 0)
+			what[0] = '\0';
+		r = first_line(&raw, out, what, err, errlen);
+	}
+	buf_wipe(&raw);
+	return r;
+}
+
+/* spawn_shell - start /bin/sh -c cmd with stdin /dev/null, stdout to a pipe */
+static int spawn_shell(const char *cmd, pid_t *pid, int *out_fd)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	posix_spawn_file_actions_t fa;
+	int r = posix_spawn_file_actions_init(&fa);
+	if (r == 0)
+		r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (r == 0)
+		r = posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+	if (r == 0) {
+		char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+		r = posix_spawn(pid, "/bin/sh", &fa, NULL, argv, environ);
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	if (r != 0) {
+		close(fds[0]);
+		errno = r;
+		return -1;
+	}
+	*out_fd = fds[0];
+	return 0;
+}
+
+/*
+ * read_output - everything the command prints, up to SECRET_READ_MAX and
+ * the deadline. Result 0, or -1 with what went wrong in *problem.
+ */
+static int read_output(int fd, struct buf *raw, const char **problem)
+{
+	char chunk[4096];
+	time_t deadline = time(NULL) + SECRET_COMMAND_SECONDS;
+	int r = 0;
+	for (;;) {
+		time_t now = time(NULL);
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int ready = now >= deadline ? 0 :
+			    poll(&p, 1, (int)(deadline - now) * 1000);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0) {
+			*problem = ready == 0 ? "did not finish within 60 seconds" :
+				   "cannot read its output";
+			r = -1;
+			break;
+		}
+		ssize_t got = read(fd, chunk, sizeof chunk);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got == 0)
+			break;
+		if (got < 0) {
+			*problem = "cannot read its output";
+			r = -1;
+			break;
+		}
+		if (buf_append(raw, chunk, (size_t)got) < 0) {
+			*problem = "printed more than 64 KiB";
+			r = -1;
+			break;
+		}
+	}
+	wipe_memory(chunk, sizeof chunk);
+	return r;
+}
+
+/* run_command - the first line printed by password_command */
+static int run_command(const char *cmd, struct buf *out, char *err, size_t errlen)
+{
+	pid_t pid;
+	int fd;
+	if (spawn_shell(cmd, &pid, &fd) < 0)
+		return say(err, errlen, "[auth] password_command: cannot run "
+			   "/bin/sh: %s", strerror(errno));
+	struct buf raw;
+	buf_init(&raw, SECRET_READ_MAX);
+	const char *problem = NULL;
+	int r = read_output(fd, &raw, &problem);
+	close(fd);
+	if (r < 0)
+		kill(pid, SIGKILL);	/* our own child, stuck or too talkative */
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			r = -1;
+			problem = problem ? problem : "lost track of it";
+			break;
+		}
+	}
+	if (r < 0)
+		r = say(err, errlen, "[auth] password_command: %s", problem);
+	else if (WIFSIGNALED(status))
+		r = say(err, errlen, "[auth] password_command: killed by signal %d",
+			WTERMSIG(status));
+	else if (WEXITSTATUS(status) != 0)
+		r = say(err, errlen, "[auth] password_command: exited with status %d",
+			WEXITSTATUS(status));
+	else if (raw.len == 0)
+		r = say(err, errlen, "[auth] password_command: printed nothing");
+	else
+		r = first_line(&raw, out, "password_command", err, errlen);
+	buf_wipe(&raw);
+	return r;
+}
+
+/* secret_fetch - fill out with the secret named by [auth] */
+int secret_fetch(const struct conf *c, struct buf *out, char *err, size_t errlen)
+{
+	if (c->auth.user == NULL)
+		return 1;
+	if (c->auth.password != NULL) {
+		if (buf_puts(out, c->auth.password) < 0)
+			return say(err, errlen, "[auth] password: too long");
+		return 0;
+	}
+	if (c->auth.password_file != NULL)
+		return read_file(c->auth.password_file, out, err, errlen);
+	if (c->auth.password_command != NULL)
+		return run_command(c->auth.password_command, out, err, errlen);
+	if (c->auth.oauth2_token_url != NULL || c->auth.oauth2_refresh_token != NULL ||
+	    c->auth.oauth2_refresh_token_file != NULL)
+		return say(err, errlen, "[auth] built-in OAuth2 token exchange is not "
+			   "implemented yet; use password_command");
+	return say(err, errlen, "[auth] user is set, but no password, "
+		   "password_file or password_command");
+}

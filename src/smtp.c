@@ -1,0 +1,1023 @@
+/* smtp - the SMTP client over an io; see smtp.h */
+#include "smtp.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "crypto.h"
+#include "io.h"
+#include "log.h"
+
+#define SMTP_READ_BLOCK (64 * 1024)	/* message data read per pread */
+#define SMTP_AUTH_ROUNDS 6		/* challenges answered before giving up */
+#define SMTP_QUIT_TIMEOUT 5		/* QUIT is a courtesy: never wait long */
+
+/* where the session is, for timeouts and error texts */
+enum smtp_state {
+	SMTP_ST_CONNECT,
+	SMTP_ST_GREETING,
+	SMTP_ST_EHLO,
+	SMTP_ST_HELO,
+	SMTP_ST_STARTTLS,
+	SMTP_ST_AUTH,
+	SMTP_ST_MAIL,
+	SMTP_ST_RCPT,
+	SMTP_ST_DATA,
+	SMTP_ST_BODY,
+	SMTP_ST_END,
+	SMTP_ST_RSET,
+	SMTP_ST_QUIT,
+};
+
+static const char *const smtp_state_names[] = {
+	[SMTP_ST_CONNECT] = "connect",
+	[SMTP_ST_GREETING] = "greeting",
+	[SMTP_ST_EHLO] = "EHLO",
+	[SMTP_ST_HELO] = "HELO",
+	[SMTP_ST_STARTTLS] = "STARTTLS",
+	[SMTP_ST_AUTH] = "AUTH",
+	[SMTP_ST_MAIL] = "MAIL FROM",
+	[SMTP_ST_RCPT] = "RCPT TO",
+	[SMTP_ST_DATA] = "DATA",
+	[SMTP_ST_BODY] = "message data",
+	[SMTP_ST_END] = "end of data",
+	[SMTP_ST_RSET] = "RSET",
+	[SMTP_ST_QUIT] = "QUIT",
+};
+
+/*
+ * RFC 5321 4.5.3.2 waits, used when [smarthost] timeout is 0. Connecting
+ * has no RFC value; a minute per address keeps a dead smarthost from
+ * holding the caller for long.
+ */
+static const unsigned smtp_rfc_timeouts[] = {
+	[SMTP_ST_CONNECT] = 60,
+	[SMTP_ST_GREETING] = 300,
+	[SMTP_ST_EHLO] = 300,
+	[SMTP_ST_HELO] = 300,
+	[SMTP_ST_STARTTLS] = 300,
+	[SMTP_ST_AUTH] = 300,
+	[SMTP_ST_MAIL] = 300,
+	[SMTP_ST_RCPT] = 300,
+	[SMTP_ST_DATA] = 120,
+	[SMTP_ST_BODY] = 180,
+	[SMTP_ST_END] = 600,
+	[SMTP_ST_RSET] = 300,
+	[SMTP_ST_QUIT] = SMTP_QUIT_TIMEOUT,
+};
+
+struct smtp_session {
+	struct io *io;
+	struct smtp_config cfg;	/* secret set to NULL once AUTH is over */
+	struct smtp_ext ext;
+	enum smtp_state state;
+	bool lost;		/* connection broken, 421 seen, or data cut short */
+	struct buf line;	/* the reply line being read */
+	struct buf cmd;		/* the command being sent (wiped after secret lines) */
+	struct buf first;	/* raw text of the last reply's first line (AUTH) */
+	char *block;		/* SMTP_READ_BLOCK in, 2 * SMTP_READ_BLOCK stuffed out */
+};
+
+/* smtp_reply_verdict - the one place a reply code becomes a verdict */
+enum smtp_verdict smtp_reply_verdict(const struct smtp_reply *r)
+{
+	if (r->code >= 200 && r->code < 400)
+		return SMTP_OK;
+	if (r->code >= 500 && r->code < 600)
+		return SMTP_PERM;
+	return SMTP_TEMP;
+}
+
+/* smtp_reply_line - split "250-text" into code, continuation flag and text */
+int smtp_reply_line(const char *line, size_t len, int *code, bool *last, const char **text)
+{
+	if (len < 3 || line[0] < '2' || line[0] > '5' || !isdigit((unsigned char)line[1]) ||
+	    !isdigit((unsigned char)line[2]))
+		return -1;
+	if (len > 3 && line[3] != ' ' && line[3] != '-')
+		return -1;
+	*code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	*last = len == 3 || line[3] == ' ';
+	*text = line + (len > 3 ? 4 : 3);
+	return 0;
+}
+
+/* count_digits - length of the run of 1 to 3 digits at t (0: none or too many) */
+static size_t count_digits(const char *t, size_t n)
+{
+	size_t i = 0;
+	while (i < n && isdigit((unsigned char)t[i]))
+		i++;
+	return i >= 1 && i <= 3 ? i : 0;
+}
+
+/* enhanced_n - smtp_enhanced on n bytes; *used: bytes consumed with the blanks after */
+static int enhanced_n(const char *t, size_t n, int code, char out[16], size_t *used)
+{
+	size_t i = 2, k;
+	out[0] = '\0';
+	if (n < 5 || (t[0] != '2' && t[0] != '4' && t[0] != '5') || t[1] != '.' ||
+	    t[0] - '0' != code / 100)
+		return -1;	/* a class that disagrees with the code is not trusted */
+	if ((k = count_digits(t + i, n - i)) == 0)
+		return -1;
+	i += k;
+	if (i >= n || t[i] != '.')
+		return -1;
+	i++;
+	if ((k = count_digits(t + i, n - i)) == 0)
+		return -1;
+	i += k;
+	if (i < n && t[i] != ' ' && t[i] != '\t')
+		return -1;
+	memcpy(out, t, i);
+	out[i] = '\0';
+	while (i < n && (t[i] == ' ' || t[i] == '\t'))
+		i++;
+	*used = i;
+	return 0;
+}
+
+/* smtp_enhanced - "5.1.1" at the start of text, when it agrees with code */
+int smtp_enhanced(const char *text, int code, char out[16], const char **rest)
+{
+	size_t used = 0;
+	if (enhanced_n(text, strlen(text), code, out, &used) < 0)
+		return -1;
+	*rest = text + used;
+	return 0;
+}
+
+/* smtp_reply_begin - empty reply, nothing read yet */
+void smtp_reply_begin(struct smtp_assembly *a, struct smtp_reply *r)
+{
+	memset(a, 0, sizeof *a);
+	memset(r, 0, sizeof *r);
+	a->r = r;
+}
+
+/* malformed - turn the reply under assembly into "no usable reply" */
+static int malformed(struct smtp_assembly *a, const char *why, const char *line, size_t len)
+{
+	char shown[96];
+	log_printable(line, len, shown, sizeof shown);
+	int n = snprintf(a->r->text, sizeof a->r->text, "malformed reply from server (%s): \"%s\"",
+			 why, shown);
+	if (n < 0)
+		a->r->text[0] = '\0';
+	a->r->code = 0;
+	a->r->enhanced[0] = '\0';
+	a->done = true;
+	return -1;
+}
+
+/* join_text - add one line's text, printable, "; " between lines */
+static void join_text(struct smtp_assembly *a, const char *t, size_t n)
+{
+	char *text = a->r->text;
+	if (n == 0 || a->textlen + 8 >= SMTP_TEXT_MAX)
+		return;		/* nothing to add, or already cut with "..." */
+	if (a->textlen > 0) {
+		memcpy(text + a->textlen, "; ", 3);
+		a->textlen += 2;
+	}
+	log_printable(t, n, text + a->textlen, SMTP_TEXT_MAX - a->textlen);
+	a->textlen += strlen(text + a->textlen);
+}
+
+/* smtp_reply_feed - one more line of the reply */
+int smtp_reply_feed(struct smtp_assembly *a, const char *line, size_t len)
+{
+	int code;
+	bool last;
+	const char *text;
+	char enh[16];
+	size_t used = 0;
+	if (a->done)
+		return malformed(a, "line after the last one", line, len);
+	if (smtp_reply_line(line, len, &code, &last, &text) < 0)
+		return malformed(a, "bad reply line", line, len);
+	if (a->lines > 0 && code != a->r->code)
+		return malformed(a, "reply code changed within a reply", line, len);
+	a->lines++;
+	a->bytes += len + 2;
+	if (a->lines > SMTP_REPLY_LINES_MAX || a->bytes > SMTP_REPLY_BYTES_MAX)
+		return malformed(a, "reply too long", line, len);
+	a->r->code = code;
+	size_t tlen = len - (size_t)(text - line);
+	if (enhanced_n(text, tlen, code, enh, &used) == 0) {
+		if (a->r->enhanced[0] == '\0')
+			memcpy(a->r->enhanced, enh, sizeof enh);
+		text += used;
+		tlen -= used;
+	}
+	join_text(a, text, tlen);
+	a->done = last;
+	return last ? 1 : 0;
+}
+
+/* smtp_stuff - double each '.' that starts a line; state spans chunks */
+size_t smtp_stuff(struct smtp_stuffer *st, const char *in, size_t n, char *out)
+{
+	size_t o = 0;
+	bool bol = st->at_line_start;
+	for (size_t i = 0; i < n; i++) {
+		if (bol && in[i] == '.')
+			out[o++] = '.';
+		out[o++] = in[i];
+		bol = in[i] == '\n';
+	}
+	st->at_line_start = bol;
+	return o;
+}
+
+/* set_text - our own words into r (code 0: no server reply decided it) */
+__attribute__((format(printf, 2, 3)))
+static void set_text(struct smtp_reply *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(r->text, sizeof r->text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		r->text[0] = '\0';
+	r->code = 0;
+	r->enhanced[0] = '\0';
+}
+
+/* step_timeout - seconds allowed for a step; the end of data never under 10 min */
+static unsigned step_timeout(const struct smtp_session *s, enum smtp_state st)
+{
+	unsigned t = s->cfg.conf != NULL ? s->cfg.conf->smarthost.timeout : 0;
+	if (st == SMTP_ST_END)
+		return t > 600 ? t : 600;
+	if (st == SMTP_ST_QUIT)
+		return SMTP_QUIT_TIMEOUT;
+	return t != 0 ? t : smtp_rfc_timeouts[st];
+}
+
+/* lose - the connection is unusable: say why in r */
+static int lose(struct smtp_session *s, struct smtp_reply *r, const char *doing)
+{
+	s->lost = true;
+	set_text(r, "error with %s while %s %s: %s", io_peer(s->io), doing,
+		 smtp_state_names[s->state], io_error(s->io));
+	return -1;
+}
+
+/* send_line - queue one command; shown replaces it in the transcript (secrets) */
+static int send_line(struct smtp_session *s, enum smtp_state st, const char *line, size_t n,
+		     const char *shown, struct smtp_reply *r)
+{
+	s->state = st;
+	if (shown != NULL)
+		log_transcript('>', shown, strlen(shown));
+	else
+		log_transcript('>', line, n);
+	if (io_write(s->io, line, n) < 0 || io_write(s->io, "\r\n", 2) < 0)
+		return lose(s, r, "sending");
+	return 0;
+}
+
+/* vformat - queue one formatted command (never a secret) */
+__attribute__((format(printf, 4, 0)))
+static int vformat(struct smtp_session *s, enum smtp_state st, struct smtp_reply *r,
+		   const char *fmt, va_list ap)
+{
+	buf_reset(&s->cmd);
+	if (buf_vprintf(&s->cmd, fmt, ap) < 0) {
+		set_text(r, "%s command too long", smtp_state_names[st]);
+		return -1;
+	}
+	return send_line(s, st, s->cmd.data, s->cmd.len, NULL, r);
+}
+
+/* send_fmt - vformat with arguments */
+__attribute__((format(printf, 4, 5)))
+static int send_fmt(struct smtp_session *s, enum smtp_state st, struct smtp_reply *r,
+		    const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vformat(s, st, r, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+/* flush - send what is queued, under the step's deadline */
+static int flush(struct smtp_session *s, struct smtp_reply *r)
+{
+	io_set_timeout(s->io, step_timeout(s, s->state));
+	if (io_flush(s->io) < 0)
+		return lose(s, r, "sending");
+	return 0;
+}
+
+/* keep_first - remember the raw text of a reply's first line (AUTH data) */
+static void keep_first(struct smtp_session *s, size_t index, const char *text, size_t n)
+{
+	if (index != 0)
+		return;
+	buf_reset(&s->first);
+	if (buf_append(&s->first, text, n) < 0)
+		buf_reset(&s->first);
+}
+
+/*
+ * read_reply - the whole reply to the step st into r; each (optional)
+ * sees every line's raw text. 0 when a reply came (421 marks the session
+ * lost), -1 when none did (r says why).
+ */
+static int read_reply(struct smtp_session *s, enum smtp_state st, struct smtp_reply *r,
+		      void (*each)(struct smtp_session *, size_t, const char *, size_t))
+{
+	struct smtp_assembly a;
+	s->state = st;
+	io_set_timeout(s->io, step_timeout(s, st));
+	smtp_reply_begin(&a, r);
+	for (;;) {
+		int got = io_read_line(s->io, &s->line);
+		if (got == 0) {
+			s->lost = true;
+			set_text(r, "lost connection with %s while waiting for the %s reply",
+				 io_peer(s->io), smtp_state_names[st]);
+			return -1;
+		}
+		if (got < 0)
+			return lose(s, r, "waiting for the reply to");
+		log_transcript('<', s->line.data, s->line.len);
+		int k = smtp_reply_feed(&a, s->line.data, s->line.len);
+		if (k < 0) {
+			s->lost = true;		/* out of step with the server: no way back */
+			return -1;
+		}
+		if (each != NULL) {
+			int code;
+			bool last;
+			const char *text;
+			if (smtp_reply_line(s->line.data, s->line.len, &code, &last, &text) == 0)
+				each(s, a.lines - 1, text, s->line.len - (size_t)(text - s->line.data));
+		}
+		if (k == 1)
+			break;
+	}
+	if (r->code == 421)
+		s->lost = true;
+	return 0;
+}
+
+/* command - send one command and read its reply (each: see read_reply) */
+__attribute__((format(printf, 5, 6)))
+static int command(struct smtp_session *s, enum smtp_state st, struct smtp_reply *r,
+		   void (*each)(struct smtp_session *, size_t, const char *, size_t),
+		   const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vformat(s, st, r, fmt, ap);
+	va_end(ap);
+	if (n < 0 || flush(s, r) < 0)
+		return -1;
+	return read_reply(s, st, r, each);
+}
+
+/* is_word - the keyword t (n bytes) is w, in any case */
+static bool is_word(const char *t, size_t n, const char *w)
+{
+	return strlen(w) == n && strncasecmp(t, w, n) == 0;
+}
+
+/* parse_size - SIZE's argument; 0 (no limit) when absent or unreadable */
+static unsigned long long parse_size(const char *t, size_t n)
+{
+	unsigned long long v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)t[i]))
+			return 0;
+		unsigned d = (unsigned)(t[i] - '0');
+		if (v > (~0ULL - d) / 10)
+			return 0;
+		v = v * 10 + d;
+	}
+	return v;
+}
+
+/* ehlo_line - one EHLO keyword line (the first line is the greeting) */
+static void ehlo_line(struct smtp_session *s, size_t index, const char *t, size_t n)
+{
+	struct smtp_ext *e = &s->ext;
+	size_t w = 0;
+	if (index == 0)
+		return;
+	while (w < n && t[w] != ' ' && t[w] != '=')
+		w++;
+	const char *arg = w < n ? t + w + 1 : t + n;
+	size_t alen = w < n ? n - w - 1 : 0;
+	if (is_word(t, w, "PIPELINING"))
+		e->pipelining = true;
+	else if (is_word(t, w, "STARTTLS"))
+		e->starttls = true;
+	else if (is_word(t, w, "8BITMIME"))
+		e->eightbitmime = true;
+	else if (is_word(t, w, "DSN"))
+		e->dsn = true;
+	else if (is_word(t, w, "CHUNKING"))
+		e->chunking = true;
+	else if (is_word(t, w, "SMTPUTF8"))
+		e->smtputf8 = true;
+	else if (is_word(t, w, "AUTH"))	/* both "AUTH LOGIN" and the old "AUTH=LOGIN" */
+		e->auth |= auth_parse_offer(arg, alen);
+	else if (is_word(t, w, "SIZE")) {
+		e->size = true;
+		e->size_max = parse_size(arg, alen);
+	}
+}
+
+/* greet - EHLO (HELO only when allowed); what was known before is forgotten */
+static int greet(struct smtp_session *s, bool helo_ok, struct smtp_reply *why)
+{
+	const char *name = s->cfg.conf->smarthost.helo;
+	memset(&s->ext, 0, sizeof s->ext);
+	if (command(s, SMTP_ST_EHLO, why, ehlo_line, "EHLO %s", name) < 0)
+		return -1;
+	if (why->code == 250)
+		return 0;
+	memset(&s->ext, 0, sizeof s->ext);
+	if (why->code < 500 || why->code > 599 || !helo_ok)
+		return -1;
+	if (command(s, SMTP_ST_HELO, why, NULL, "HELO %s", name) < 0)
+		return -1;
+	return why->code == 250 ? 0 : -1;
+}
+
+/* start_tls - the TLS handshake, with the [smarthost] tls_* settings */
+static int start_tls(struct smtp_session *s, struct smtp_reply *why)
+{
+	const struct conf *c = s->cfg.conf;
+	struct io_tls t = {
+		.servername = s->cfg.host,
+		.verify = c->smarthost.tls_verify,
+		.ca_file = c->smarthost.tls_ca_file,
+		.fingerprint = c->smarthost.tls_fingerprint,
+		.cert_file = c->smarthost.tls_cert_file,
+		.key_file = c->smarthost.tls_key_file,
+	};
+	io_set_timeout(s->io, step_timeout(s, SMTP_ST_STARTTLS));
+	if (io_start_tls(s->io, &t) < 0) {
+		s->lost = true;
+		set_text(why, "TLS with %s failed: %s", io_peer(s->io), io_error(s->io));
+		return -1;
+	}
+	return 0;
+}
+
+/* starttls - STARTTLS, refusing clear text and anything sent ahead of TLS */
+static int starttls(struct smtp_session *s, struct smtp_reply *why)
+{
+	if (!s->ext.starttls) {
+		set_text(why, "smarthost does not offer STARTTLS");
+		return -1;
+	}
+	if (command(s, SMTP_ST_STARTTLS, why, NULL, "STARTTLS") < 0 || why->code != 220)
+		return -1;
+	if (io_pending(s->io) > 0) {
+		/* those bytes would be taken as spoken inside TLS (CVE-2011-0411) */
+		s->lost = true;
+		set_text(why, "STARTTLS reply followed by unexpected data (injection attempt)");
+		return -1;
+	}
+	if (start_tls(s, why) < 0)
+		return -1;
+	return greet(s, false, why);
+}
+
+/* send_secret - one AUTH line built from raw response bytes, then wiped */
+static int send_secret(struct smtp_session *s, const char *prefix, const struct buf *raw,
+		       struct smtp_reply *why)
+{
+	char shown[64];
+	int n = snprintf(shown, sizeof shown, "%s%s", prefix, raw->len || *prefix ? "<redacted>" : "");
+	if (n < 0 || (size_t)n >= sizeof shown)
+		return -1;
+	buf_reset(&s->cmd);
+	int r = buf_puts(&s->cmd, prefix);
+	if (r == 0 && *prefix != '\0' && raw->len == 0)
+		r = buf_putc(&s->cmd, '=');	/* RFC 4954: an empty initial response */
+	if (r == 0)
+		r = crypto_base64_encode(raw->data, raw->len, &s->cmd);
+	if (r == 0)
+		r = send_line(s, SMTP_ST_AUTH, s->cmd.data, s->cmd.len, shown, why);
+	else
+		set_text(why, "AUTH response too long");
+	wipe_memory(s->cmd.data, s->cmd.cap);
+	buf_reset(&s->cmd);
+	if (r == 0)
+		r = flush(s, why);
+	return r;
+}
+
+/* note_error - a failure of the exchange seen from here, in auth's error slot */
+static void note_error(struct auth_client *c, const char *msg)
+{
+	size_t n = strlen(msg) < sizeof c->error ? strlen(msg) : sizeof c->error - 1;
+	memcpy(c->error, msg, n);
+	c->error[n] = '\0';
+}
+
+/* auth_cancel - abandon the exchange with "*" after a failure of ours */
+static int auth_cancel(struct smtp_session *s, struct auth_client *c, struct smtp_reply *why)
+{
+	struct smtp_reply ignored;
+	if (send_line(s, SMTP_ST_AUTH, "*", 1, NULL, &ignored) == 0 && flush(s, &ignored) == 0)
+		read_reply(s, SMTP_ST_AUTH, &ignored, NULL);
+	set_text(why, "authentication failed: %s", c->error);
+	return -1;
+}
+
+/* auth_challenge - answer one 334 (its base64 text is in s->first) */
+static int auth_challenge(struct smtp_session *s, struct auth_client *c, struct buf *raw,
+			  struct smtp_reply *why)
+{
+	struct buf chal;
+	buf_init(&chal, IO_LINE_MAX);
+	buf_reset(raw);
+	int r = crypto_base64_decode(s->first.data != NULL ? s->first.data : "", s->first.len,
+				     &chal);
+	if (r < 0)
+		note_error(c, "malformed challenge from the server");
+	else
+		r = auth_client_step(c, (const unsigned char *)(chal.data ? chal.data : ""),
+				     chal.len, raw);
+	buf_wipe(&chal);
+	if (r < 0)
+		return auth_cancel(s, c, why);
+	r = send_secret(s, "", raw, why);
+	buf_wipe(raw);
+	return r;
+}
+
+/* auth_success - the 235's text past the enhanced code (SCRAM's server-final) */
+static int auth_success(struct smtp_session *s, struct auth_client *c, struct smtp_reply *why)
+{
+	char enh[16];
+	const char *t = buf_cstr(&s->first), *rest = t;
+	if (smtp_enhanced(t, 235, enh, &rest) < 0)
+		rest = t;
+	size_t n = strcspn(rest, " \t");
+	if (auth_client_success(c, rest, n) < 0) {
+		s->lost = true;	/* a server that cannot prove itself gets nothing more */
+		set_text(why, "authentication failed: %s", c->error);
+		return -1;
+	}
+	return 0;
+}
+
+/* auth_dialogue - AUTH, then challenge and response until 235 or a refusal */
+static int auth_dialogue(struct smtp_session *s, struct auth_client *c, struct smtp_reply *why)
+{
+	struct buf raw;
+	char prefix[64];
+	int r = snprintf(prefix, sizeof prefix, "AUTH %s", c->mech->name);
+	if (r < 0 || (size_t)r >= sizeof prefix)
+		return -1;
+	buf_init(&raw, 8192);
+	if (c->mech->initial) {
+		r = auth_client_step(c, NULL, 0, &raw);
+		if (r == 0 && (size_t)snprintf(prefix, sizeof prefix, "AUTH %s ", c->mech->name) >=
+			      sizeof prefix)
+			r = -1;
+		if (r == 0)
+			r = send_secret(s, prefix, &raw, why);
+		else
+			set_text(why, "authentication failed: %s", c->error);
+		buf_wipe(&raw);
+	} else {
+		r = send_line(s, SMTP_ST_AUTH, prefix, strlen(prefix), NULL, why);
+		if (r == 0)
+			r = flush(s, why);
+	}
+	for (unsigned round = 0; r == 0; round++) {
+		if (read_reply(s, SMTP_ST_AUTH, why, keep_first) < 0)
+			r = -1;
+		else if (why->code == 235)
+			r = auth_success(s, c, why) < 0 ? -1 : 1;
+		else if (why->code != 334)
+			r = -1;		/* 535 and friends: why holds the reply */
+		else if (round >= SMTP_AUTH_ROUNDS) {
+			note_error(c, "too many challenges");
+			r = auth_cancel(s, c, why);
+		} else
+			r = auth_challenge(s, c, &raw, why);
+	}
+	buf_wipe(&raw);
+	buf_wipe(&s->first);
+	return r > 0 ? 0 : -1;
+}
+
+/* authenticate - pick a mechanism fit for this connection and run it */
+static int authenticate(struct smtp_session *s, struct smtp_reply *why)
+{
+	char err[AUTH_ERROR_MAX];
+	struct auth_client c;
+	bool tls = io_is_tls(s->io);
+	if (!tls && !io_peer_is_loopback(s->io)) {
+		set_text(why, "refusing to authenticate without TLS to a non-loopback host");
+		return -1;
+	}
+	if (s->cfg.secret == NULL) {
+		set_text(why, "no password or token to authenticate with");
+		return -1;
+	}
+	const struct auth_mech *m = auth_choose(s->cfg.mechanism, s->ext.auth, tls, err, sizeof err);
+	if (m == NULL) {
+		set_text(why, "%s", err);
+		return -1;
+	}
+	if (auth_client_init(&c, m, s->cfg.user, s->cfg.secret, s->cfg.host, s->cfg.port) < 0) {
+		set_text(why, "%s", c.error);
+		auth_client_wipe(&c);
+		return -1;
+	}
+	int r = auth_dialogue(s, &c, why);
+	auth_client_wipe(&c);
+	wipe_memory(&c, sizeof c);
+	return r;
+}
+
+/* session_free - close the connection (QUIT first when it is still sound) */
+static void session_free(struct smtp_session *s)
+{
+	if (s->io != NULL) {
+		struct smtp_reply ignored;
+		if (!s->lost && send_line(s, SMTP_ST_QUIT, "QUIT", 4, NULL, &ignored) == 0)
+			flush(s, &ignored);	/* no wait for 221: the mail is already safe */
+		io_close(s->io);
+	}
+	buf_free(&s->line);
+	buf_wipe(&s->cmd);
+	buf_wipe(&s->first);
+	free(s->block);
+	wipe_memory(s, sizeof *s);
+	free(s);
+}
+
+/* open_session - greeting, EHLO, STARTTLS and AUTH as configured */
+static int open_session(struct smtp_session *s, struct smtp_reply *why)
+{
+	bool need_auth = s->cfg.user != NULL && s->cfg.mechanism != CONF_MECH_NONE;
+	if (s->cfg.tls == CONF_TLS_IMPLICIT && start_tls(s, why) < 0)
+		return -1;
+	if (read_reply(s, SMTP_ST_GREETING, why, NULL) < 0 || why->code != 220)
+		return -1;
+	if (greet(s, s->cfg.tls == CONF_TLS_NONE && !need_auth, why) < 0)
+		return -1;
+	if (s->cfg.tls == CONF_TLS_STARTTLS && starttls(s, why) < 0)
+		return -1;
+	if (need_auth && authenticate(s, why) < 0)
+		return -1;
+	return 0;
+}
+
+/* smtp_open - a session ready for MAIL, or NULL and why */
+struct smtp_session *smtp_open(const struct smtp_config *cfg, struct smtp_reply *why)
+{
+	char err[256];
+	struct smtp_session *s = calloc(1, sizeof *s);
+	memset(why, 0, sizeof *why);
+	if (s == NULL || cfg->conf == NULL || cfg->host == NULL) {
+		set_text(why, s == NULL ? "out of memory" : "no smarthost configured");
+		free(s);
+		return NULL;
+	}
+	s->cfg = *cfg;
+	buf_init(&s->line, IO_LINE_MAX + 2);
+	buf_init(&s->cmd, 4096);
+	buf_init(&s->first, IO_LINE_MAX + 2);
+	s->block = malloc(3 * SMTP_READ_BLOCK);
+	if (s->block == NULL) {
+		set_text(why, "out of memory");
+		session_free(s);
+		return NULL;
+	}
+	s->state = SMTP_ST_CONNECT;
+	s->io = io_connect(cfg->host, cfg->port, step_timeout(s, SMTP_ST_CONNECT), err, sizeof err);
+	if (s->io == NULL) {
+		set_text(why, "%s", err);
+		session_free(s);
+		return NULL;
+	}
+	int r = open_session(s, why);
+	s->cfg.secret = NULL;	/* never needed again; the caller wipes it */
+	if (r < 0) {
+		session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* smtp_extensions - what the last EHLO announced */
+const struct smtp_ext *smtp_extensions(const struct smtp_session *s)
+{
+	return &s->ext;
+}
+
+/* smtp_peer - "host[address]:port" */
+const char *smtp_peer(const struct smtp_session *s)
+{
+	return io_peer(s->io);
+}
+
+/* wire_safe - nothing that could end or split a command line (defence in depth) */
+static bool wire_safe(const char *p, bool param)
+{
+	for (; p != NULL && *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == 0x7f || (param && c == ' '))
+			return false;
+	}
+	return true;
+}
+
+/* is_8bit - the address needs SMTPUTF8 */
+static bool is_8bit(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			return true;
+	return false;
+}
+
+/* check_message - refuse what must never reach the wire; 0 or -1 with tx set */
+static int check_message(const struct smtp_session *s, const struct smtp_message *m,
+			 struct smtp_reply *tx)
+{
+	bool ok = wire_safe(m->sender, false) && wire_safe(m->notify, true) &&
+		  wire_safe(m->ret, true) && wire_safe(m->envid, true);
+	for (size_t i = 0; ok && i < m->nrcpt; i++)
+		ok = wire_safe(m->rcpt[i], false);
+	if (!ok) {
+		set_text(tx, "refusing an envelope with control characters");
+		tx->code = 501;
+		return -1;
+	}
+	if (m->nrcpt == 0) {
+		set_text(tx, "no recipients");
+		tx->code = 554;
+		return -1;
+	}
+	if (s->ext.size && s->ext.size_max != 0 && m->size > s->ext.size_max) {
+		set_text(tx, "message size %llu exceeds the smarthost's limit of %llu", m->size,
+			 s->ext.size_max);
+		tx->code = 552;
+		memcpy(tx->enhanced, "5.3.4", sizeof "5.3.4");
+		return -1;
+	}
+	return 0;
+}
+
+/* put_mail - queue MAIL FROM with the parameters the server understands */
+static int put_mail(struct smtp_session *s, const struct smtp_message *m, struct smtp_reply *r)
+{
+	bool utf8 = s->ext.smtputf8 && is_8bit(m->sender);
+	for (size_t i = 0; !utf8 && s->ext.smtputf8 && i < m->nrcpt; i++)
+		utf8 = is_8bit(m->rcpt[i]);
+	buf_reset(&s->cmd);
+	int e = buf_printf(&s->cmd, "MAIL FROM:<%s>", m->sender);
+	if (e == 0 && s->ext.size)
+		e = buf_printf(&s->cmd, " SIZE=%llu", m->size);
+	if (e == 0 && s->ext.eightbitmime && m->eightbit)
+		e = buf_puts(&s->cmd, " BODY=8BITMIME");
+	if (e == 0 && utf8)
+		e = buf_puts(&s->cmd, " SMTPUTF8");
+	if (e == 0 && s->ext.dsn && m->ret != NULL)
+		e = buf_printf(&s->cmd, " RET=%s", m->ret);
+	if (e == 0 && s->ext.dsn && m->envid != NULL)
+		e = buf_printf(&s->cmd, " ENVID=%s", m->envid);
+	if (e < 0) {
+		set_text(r, "MAIL FROM command too long");
+		return -1;
+	}
+	return send_line(s, SMTP_ST_MAIL, s->cmd.data, s->cmd.len, NULL, r);
+}
+
+/* put_rcpt - queue one RCPT TO */
+static int put_rcpt(struct smtp_session *s, const struct smtp_message *m, size_t i,
+		    struct smtp_reply *r)
+{
+	if (s->ext.dsn && m->notify != NULL)
+		return send_fmt(s, SMTP_ST_RCPT, r, "RCPT TO:<%s> NOTIFY=%s", m->rcpt[i], m->notify);
+	return send_fmt(s, SMTP_ST_RCPT, r, "RCPT TO:<%s>", m->rcpt[i]);
+}
+
+/* failed - the verdict for a reply that should have been a success */
+static enum smtp_verdict failed(const struct smtp_reply *r)
+{
+	enum smtp_verdict v = smtp_reply_verdict(r);
+	return v == SMTP_OK ? SMTP_TEMP : v;
+}
+
+/* rcpt_failure - no recipient accepted: the worst RCPT reply decides */
+static enum smtp_verdict rcpt_failure(const struct smtp_message *m, struct smtp_result *res)
+{
+	const struct smtp_reply *worst = &res->rcpt[0];
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		if (smtp_reply_verdict(&res->rcpt[i]) == SMTP_PERM) {
+			worst = &res->rcpt[i];
+			break;
+		}
+	}
+	res->tx = *worst;
+	return failed(worst);
+}
+
+/* count_ok - recipients accepted */
+static size_t count_ok(const struct smtp_message *m, const struct smtp_result *res)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->nrcpt; i++)
+		n += res->rcpt[i].code >= 200 && res->rcpt[i].code < 300;
+	return n;
+}
+
+/* end_empty - a pipelined DATA got 354 with no recipient: send an empty message's end */
+static void end_empty(struct smtp_session *s)
+{
+	struct smtp_reply ignored;
+	if (send_line(s, SMTP_ST_END, ".", 1, NULL, &ignored) == 0 && flush(s, &ignored) == 0)
+		read_reply(s, SMTP_ST_END, &ignored, NULL);
+}
+
+/* session_lost - the transaction died with the connection */
+static enum smtp_verdict session_lost(struct smtp_result *res, const struct smtp_reply *why)
+{
+	res->tx = *why;
+	res->session_lost = true;
+	return SMTP_TEMP;
+}
+
+/* envelope_pipelined - MAIL, every RCPT and DATA in one write, then the replies */
+static enum smtp_verdict envelope_pipelined(struct smtp_session *s, const struct smtp_message *m,
+					    struct smtp_result *res, bool *go)
+{
+	struct smtp_reply mail, data;
+	int e = put_mail(s, m, &mail);
+	for (size_t i = 0; e == 0 && i < m->nrcpt; i++)
+		e = put_rcpt(s, m, i, &mail);
+	if (e == 0)
+		e = send_line(s, SMTP_ST_DATA, "DATA", 4, NULL, &mail);
+	if (e < 0 || flush(s, &mail) < 0 || read_reply(s, SMTP_ST_MAIL, &mail, NULL) < 0 ||
+	    s->lost)
+		return session_lost(res, &mail);
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (read_reply(s, SMTP_ST_RCPT, &res->rcpt[i], NULL) < 0 || s->lost)
+			return session_lost(res, &res->rcpt[i]);
+	if (read_reply(s, SMTP_ST_DATA, &data, NULL) < 0 || s->lost)
+		return session_lost(res, &data);
+	if (mail.code < 200 || mail.code > 299) {
+		/* the RCPT replies only echo the MAIL failure: not the recipients' fault */
+		for (size_t i = 0; i < m->nrcpt; i++)
+			set_text(&res->rcpt[i], "not attempted: MAIL FROM failed");
+		if (data.code == 354)
+			end_empty(s);
+		res->tx = mail;
+		return s->lost ? session_lost(res, &mail) : failed(&mail);
+	}
+	if (count_ok(m, res) == 0) {
+		if (data.code == 354)
+			end_empty(s);
+		enum smtp_verdict v = rcpt_failure(m, res);
+		res->session_lost = s->lost;
+		return v;
+	}
+	res->tx = data;
+	*go = data.code == 354;
+	return failed(&data);
+}
+
+/* envelope_serial - MAIL, each RCPT, DATA, one round trip each */
+static enum smtp_verdict envelope_serial(struct smtp_session *s, const struct smtp_message *m,
+					 struct smtp_result *res, bool *go)
+{
+	struct smtp_reply r;
+	if (put_mail(s, m, &r) < 0 || flush(s, &r) < 0 || read_reply(s, SMTP_ST_MAIL, &r, NULL) < 0 ||
+	    s->lost)
+		return session_lost(res, &r);
+	if (r.code < 200 || r.code > 299) {
+		res->tx = r;
+		return failed(&r);
+	}
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		struct smtp_reply *rr = &res->rcpt[i];
+		if (put_rcpt(s, m, i, rr) < 0 || flush(s, rr) < 0 ||
+		    read_reply(s, SMTP_ST_RCPT, rr, NULL) < 0 || s->lost)
+			return session_lost(res, rr);
+	}
+	if (count_ok(m, res) == 0)
+		return rcpt_failure(m, res);
+	if (command(s, SMTP_ST_DATA, &r, NULL, "DATA") < 0 || s->lost)
+		return session_lost(res, &r);
+	res->tx = r;
+	*go = r.code == 354;
+	return failed(&r);
+}
+
+/* send_data - the message, dot-stuffed in blocks, then "." and its reply */
+static enum smtp_verdict send_data(struct smtp_session *s, const struct smtp_message *m,
+				   struct smtp_result *res)
+{
+	struct smtp_stuffer st = { .at_line_start = true };
+	char *in = s->block, *out = s->block + SMTP_READ_BLOCK, tail[2] = { '\r', '\n' };
+	off_t off = m->data_off;
+	unsigned long long total = 0;
+	char note[64];
+	s->state = SMTP_ST_BODY;
+	io_set_timeout(s->io, step_timeout(s, SMTP_ST_BODY));
+	for (;;) {
+		ssize_t n = pread(m->data_fd, in, SMTP_READ_BLOCK, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* ending the data now would deliver half a message: drop the session */
+			set_text(&res->tx, "cannot read the message data: %s", strerror(errno));
+			s->lost = true;
+			res->session_lost = true;
+			return SMTP_TEMP;
+		}
+		if (n == 0)
+			break;
+		size_t k = smtp_stuff(&st, in, (size_t)n, out);
+		if (io_write(s->io, out, k) < 0) {
+			lose(s, &res->tx, "sending");
+			return session_lost(res, &res->tx);
+		}
+		tail[0] = n >= 2 ? in[n - 2] : tail[1];
+		tail[1] = in[n - 1];
+		off += n;
+		total += (unsigned long long)n;
+	}
+	int w = snprintf(note, sizeof note, "<%llu bytes of message data>", total);
+	if (w > 0 && (size_t)w < sizeof note)
+		log_transcript('>', note, (size_t)w);
+	if (tail[0] != '\r' || tail[1] != '\n') {
+		if (io_write(s->io, "\r\n", 2) < 0) {
+			lose(s, &res->tx, "sending");
+			return session_lost(res, &res->tx);
+		}
+	}
+	if (send_line(s, SMTP_ST_END, ".", 1, NULL, &res->tx) < 0 || flush(s, &res->tx) < 0 ||
+	    read_reply(s, SMTP_ST_END, &res->tx, NULL) < 0)
+		return session_lost(res, &res->tx);
+	res->session_lost = s->lost;
+	return res->tx.code == 250 ? SMTP_OK : failed(&res->tx);
+}
+
+/* smtp_send - one transaction; see smtp.h */
+enum smtp_verdict smtp_send(struct smtp_session *s, const struct smtp_message *m,
+			    struct smtp_result *res)
+{
+	bool go = false;
+	memset(&res->tx, 0, sizeof res->tx);
+	res->session_lost = false;
+	for (size_t i = 0; i < m->nrcpt; i++)
+		set_text(&res->rcpt[i], "not attempted");
+	if (s->lost) {
+		set_text(&res->tx, "the session with %s was lost", io_peer(s->io));
+		res->session_lost = true;
+		return SMTP_TEMP;
+	}
+	if (check_message(s, m, &res->tx) < 0)
+		return SMTP_PERM;
+	enum smtp_verdict v = s->ext.pipelining ? envelope_pipelined(s, m, res, &go)
+						: envelope_serial(s, m, res, &go);
+	if (!go)
+		return v;
+	return send_data(s, m, res);
+}
+
+/* smtp_reset - RSET; a session that cannot even do that is given up */
+int smtp_reset(struct smtp_session *s)
+{
+	struct smtp_reply r;
+	if (s->lost)
+		return -1;
+	if (command(s, SMTP_ST_RSET, &r, NULL, "RSET") < 0 || r.code != 250) {
+		s->lost = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* smtp_close - QUIT without waiting, then free */
+void smtp_close(struct smtp_session *s)
+{
+	if (s != NULL)
+		session_free(s);
+}

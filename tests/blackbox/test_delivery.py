@@ -1,0 +1,114 @@
+"""SMTP-level delivery outcomes: rejections, SIZE, 8BITMIME, DSN."""
+
+from harness import message, split_message
+
+
+def test_one_of_two_recipients_rejected_550(smarthost, relay):
+    h = smarthost(tls="starttls",
+                  reject_rcpt={"bad@example.org": "550 5.1.1 no such user"})
+    relay.configure(h)
+    r = relay.run(["-i", "good@example.org", "bad@example.org"],
+                  input=message())
+    assert r.rc == 67, r
+    assert "550" in r.err and "bad@example.org" in r.err, r.err
+    assert len(h.messages) == 1
+    assert h.messages[0].rcpt_tos == ["good@example.org"]
+
+
+def test_all_recipients_rejected_exit_67(smarthost, relay):
+    h = smarthost(tls="starttls",
+                  reject_rcpt={"bad@example.org": "550 5.1.1 no such user"})
+    relay.configure(h)
+    r = relay.run(["-i", "bad@example.org"], input=message())
+    assert r.rc == 67, r
+    assert h.messages == []
+
+
+def test_mail_rejected_550_exit_69(smarthost, relay):
+    h = smarthost(tls="starttls", mail_reply="550 5.7.1 sender refused")
+    relay.configure(h)
+    r = relay.run(["-i", "bob@example.org"], input=message())
+    assert r.rc == 69, r
+    assert "550" in r.err
+    assert h.messages == []
+
+
+def test_data_rejected_554_exit_69(smarthost, relay):
+    h = smarthost(tls="starttls", data_reply="554 5.6.0 content refused")
+    relay.configure(h)
+    r = relay.run(["-i", "bob@example.org"], input=message())
+    assert r.rc == 69, r
+    assert "554" in r.err
+
+
+def test_size_exceeded_refused_before_data(smarthost, relay):
+    h = smarthost(tls="starttls", extensions=["PIPELINING", "SIZE 1000"])
+    relay.configure(h)
+    r = relay.run(["-i", "bob@example.org"],
+                  input=message(body="x" * 70 + "\n" * 1 + ("y" * 70 + "\n") * 40))
+    assert r.rc == 69, r
+    assert h.messages == []
+    assert not any(c.upper() == "DATA" for c in h.commands()), h.commands()
+
+
+def test_size_declared_on_mail(smarthost, relay):
+    h = smarthost(tls="starttls", extensions=["PIPELINING", "SIZE 100000"])
+    relay.configure(h)
+    r = relay.run(["-i", "bob@example.org"], input=message())
+    assert r.rc == 0, r
+    assert "SIZE=" in h.messages[0].mail_line.upper()
+
+
+def test_8bit_body_declared_8bitmime(smarthost, relay):
+    h = smarthost(tls="starttls", extensions=["8BITMIME"])
+    relay.configure(h)
+    body = "Gr\u00fc\u00dfe aus K\u00f6ln\n"
+    r = relay.run(["-i", "bob@example.org"], input=message(body=body))
+    assert r.rc == 0, r
+    m = h.messages[0]
+    assert "BODY=8BITMIME" in m.mail_line.upper(), m.mail_line
+    assert split_message(m.data)[1] == body.replace("\n", "\r\n").encode()
+
+
+def test_b8bitmime_option_sends_body_param(smarthost, relay):
+    h = smarthost(tls="starttls", extensions=["8BITMIME"])
+    relay.configure(h)
+    r = relay.run(["-B8BITMIME", "-i", "bob@example.org"], input=message())
+    assert r.rc == 0, r
+    assert "BODY=8BITMIME" in h.messages[0].mail_line.upper()
+
+
+def test_dsn_parameters_when_offered(smarthost, relay):
+    h = smarthost(tls="starttls", extensions=["DSN", "8BITMIME"])
+    relay.configure(h)
+    r = relay.run(["-N", "success,failure", "-R", "hdrs", "-V", "env42",
+                   "-i", "bob@example.org"], input=message())
+    assert r.rc == 0, r
+    m = h.messages[0]
+    assert "RET=HDRS" in m.mail_line.upper(), m.mail_line
+    assert "ENVID=ENV42" in m.mail_line.upper(), m.mail_line
+    assert "NOTIFY=SUCCESS,FAILURE" in m.rcpt_lines[0].upper()
+
+
+def test_dsn_parameters_not_sent_when_not_offered(smarthost, relay):
+    h = smarthost(tls="starttls", extensions=["8BITMIME"])
+    relay.configure(h)
+    r = relay.run(["-N", "never", "-i", "bob@example.org"], input=message())
+    assert r.rc == 0, r
+    assert "NOTIFY" not in h.messages[0].rcpt_lines[0].upper()
+
+
+def test_pipelining_used_when_offered(smarthost, relay):
+    h = smarthost(tls="starttls", extensions=["PIPELINING"])
+    relay.configure(h)
+    r = relay.run(["-i", "a@example.org", "b@example.org"], input=message())
+    assert r.rc == 0, r
+    assert h.messages[0].rcpt_tos == ["a@example.org", "b@example.org"]
+
+
+def test_malformed_reply_refused(rawserver, relay):
+    s = rawserver("malformed")
+    relay.configure(port=s.port, tls="none", user=None)
+    r = relay.run(["-i", "bob@example.org"], input=message())
+    assert s.datas == []
+    assert r.rc != 0 or "bob@example.org" in relay.mailq().out, r

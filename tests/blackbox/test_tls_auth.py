@@ -1,0 +1,182 @@
+"""TLS and authentication towards the smarthost (issue 2, point 5)."""
+
+import base64
+
+import pytest
+
+from harness import (PASSWORD, USER, assert_not_delivered_but_kept, crlf,
+                     message, split_message)
+
+RCPT = "bob@example.org"
+
+
+def send(relay, host, **conf):
+    relay.configure(host, **conf)
+    return relay.run(["-i", RCPT], input=message())
+
+
+def assert_delivered(host, r, mech=None):
+    assert r.rc == 0, r
+    assert len(host.messages) == 1, host.commands()
+    m = host.messages[0]
+    assert m.rcpt_tos == [RCPT]
+    assert m.conn.tls
+    assert m.conn.authenticated == USER
+    if mech:
+        assert host.auth_lines[0].upper().startswith("AUTH " + mech)
+    _, body = split_message(m.data)
+    assert body == b"Hello.\r\n"
+
+
+@pytest.mark.parametrize("mech", ["PLAIN", "LOGIN", "CRAM-MD5"])
+def test_starttls_auth_offered_only_mechanism(smarthost, relay, mech):
+    h = smarthost(tls="starttls", mechanisms=[mech])
+    assert_delivered(h, send(relay, h), mech)
+
+
+@pytest.mark.parametrize("mech", ["plain", "login", "cram-md5"])
+def test_starttls_auth_configured_mechanism(smarthost, relay, mech):
+    h = smarthost(tls="starttls", mechanisms=["PLAIN", "LOGIN", "CRAM-MD5"])
+    assert_delivered(h, send(relay, h, mechanism=mech), mech.upper())
+
+
+def test_auth_auto_takes_strongest_offered(smarthost, relay):
+    h = smarthost(tls="starttls", mechanisms=["PLAIN", "LOGIN", "CRAM-MD5"])
+    assert_delivered(h, send(relay, h), "CRAM-MD5")
+
+
+def test_auth_login_old_style_advertisement(smarthost, relay):
+    h = smarthost(tls="starttls", mechanisms=["LOGIN"], auth_eq_login=True)
+    assert_delivered(h, send(relay, h), "LOGIN")
+
+
+def test_implicit_tls(smarthost, relay):
+    h = smarthost(tls="tls")
+    assert_delivered(h, send(relay, h, tls="tls"))
+
+
+def test_ehlo_sent_again_after_starttls(smarthost, relay):
+    h = smarthost(tls="starttls")
+    assert_delivered(h, send(relay, h))
+    cmds = [c.split()[0].upper() for c in h.connections[0].lines]
+    i = cmds.index("STARTTLS")
+    assert "EHLO" in cmds[:i] and cmds[i + 1] == "EHLO", cmds
+
+
+def test_seed_session_coremail(smarthost, relay):
+    """The seed's session: coremail greeting, only AUTH LOGIN, base64 lines."""
+    h = smarthost(tls="starttls",
+                  greeting="Welcome to coremail System(With Anti-Spam) 2.1",
+                  mechanisms=["LOGIN"],
+                  extensions=["PIPELINING", "SIZE 10240000", "ETRN",
+                              "8BITMIME"],
+                  user="myaccount", password="mypassword")
+    relay.configure(h, user="myaccount", password="mypassword")
+    r = relay.run(["-i", "myaccount@263.net"],
+                  input="Subject: test\n\nThis is a testing email.\nhaha.\n")
+    assert r.rc == 0, r
+    login = [x for x in h.auth_lines]
+    # AUTH LOGIN with or without the initial response, then the lines
+    assert login[0].upper().startswith("AUTH LOGIN"), login
+    sent = login[0].split()[2:] + login[1:]
+    assert sent == ["bXlhY2NvdW50", "bXlwYXNzd29yZA=="], login
+    m = h.messages[0]
+    _, body = split_message(m.data)
+    assert body == b"This is a testing email.\r\nhaha.\r\n"
+
+
+def assert_refused_before_auth(host, relay, r):
+    assert host.messages == []
+    assert host.auth_lines == [], host.auth_lines
+    for c in host.connections:
+        for line in c.lines:
+            assert not line.upper().startswith(("MAIL", "RCPT", "DATA")), \
+                c.lines
+    assert_not_delivered_but_kept(relay, r, RCPT)
+
+
+@pytest.mark.parametrize("tls", ["starttls", "tls"])
+def test_cert_wrong_name_refused(smarthost, relay, certs, tls):
+    h = smarthost(tls=tls, cert=certs.wrong_cert, key=certs.wrong_key)
+    r = send(relay, h, tls=tls)
+    assert_refused_before_auth(h, relay, r)
+
+
+@pytest.mark.parametrize("tls", ["starttls", "tls"])
+def test_cert_untrusted_ca_refused(smarthost, relay, certs, tls):
+    h = smarthost(tls=tls, cert=certs.untrusted_cert,
+                  key=certs.untrusted_key)
+    r = send(relay, h, tls=tls)
+    assert_refused_before_auth(h, relay, r)
+
+
+def test_cert_expired_refused(smarthost, relay, certs):
+    if certs.expired_cert is None:
+        pytest.fail("could not mint an expired certificate")
+    h = smarthost(tls="starttls", cert=certs.expired_cert,
+                  key=certs.expired_key)
+    r = send(relay, h)
+    assert_refused_before_auth(h, relay, r)
+
+
+def test_cert_name_localhost_verified(smarthost, relay):
+    h = smarthost(tls="starttls")
+    relay.configure(h, smarthost={"host": "localhost"})
+    r = relay.run(["-i", RCPT], input=message())
+    assert_delivered(h, r)
+
+
+def test_starttls_not_offered_refused(smarthost, relay):
+    """Server offers AUTH in plaintext but no STARTTLS: no AUTH, no mail."""
+    h = smarthost(tls="none")          # AUTH PLAIN LOGIN CRAM-MD5, no TLS
+    r = send(relay, h, tls="starttls")
+    assert_refused_before_auth(h, relay, r)
+
+
+def test_starttls_injected_data_abandoned(rawserver, relay, certs):
+    """'220 go ahead' + '250 injected' in one write: session abandoned."""
+    s = rawserver("inject")
+    relay.configure(port=s.port, tls="starttls")
+    r = relay.run(["-i", RCPT], input=message())
+    assert s.auth_lines == [], s.lines
+    assert s.datas == []
+    assert not any(l.upper().startswith("MAIL") for l in s.lines), s.lines
+    assert_not_delivered_but_kept(relay, r, RCPT)
+
+
+def test_tls_fingerprint_pin_match(smarthost, relay, certs):
+    import hashlib
+    import ssl
+    der = ssl.PEM_cert_to_DER_cert(open(certs.cert).read())
+    fp = hashlib.sha256(der).hexdigest()
+    h = smarthost(tls="starttls")
+    assert_delivered(h, send(relay, h, smarthost={"tls_fingerprint": fp}))
+
+
+def test_tls_fingerprint_pin_mismatch(smarthost, relay):
+    h = smarthost(tls="starttls")
+    r = send(relay, h, smarthost={"tls_fingerprint": "00" * 32})
+    assert_refused_before_auth(h, relay, r)
+
+
+def test_auth_in_plaintext_to_loopback_allowed(smarthost, relay):
+    h = smarthost(tls="none", mechanisms=["PLAIN"])
+    r = send(relay, h, tls="none")
+    assert r.rc == 0, r
+    assert h.messages[0].conn.authenticated == USER
+
+
+def test_auth_535_not_delivered(smarthost, relay):
+    h = smarthost(tls="starttls", auth_fail=True)
+    r = send(relay, h)
+    assert h.messages == []
+    assert_not_delivered_but_kept(relay, r, RCPT)
+
+
+def test_auth_plain_exact_argument(smarthost, relay):
+    h = smarthost(tls="starttls", mechanisms=["PLAIN"])
+    assert_delivered(h, send(relay, h), "PLAIN")
+    lines = h.auth_lines
+    arg = lines[0].split()[2] if len(lines[0].split()) > 2 else lines[1]
+    dec = base64.b64decode(arg)
+    assert dec.split(b"\0")[1:] == [USER.encode(), PASSWORD.encode()]

@@ -1,0 +1,511 @@
+/* test_io - line reading, limits, deadlines and connects over real local sockets */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "tls.h"
+
+#define MAX_CHUNKS 6
+#define MAX_LINES 6
+
+/* write_all - test helper: the whole of p, or die */
+static void write_all(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+	while (n > 0) {
+		ssize_t k = write(fd, s, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			_exit(1);
+		s += k;
+		n -= (size_t)k;
+	}
+}
+
+/* feeder - a child process that writes chunks 30 ms apart, so that each is a separate read */
+static pid_t feeder(int fd, const char *const *chunks, size_t nchunks, bool close_after)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		for (size_t i = 0; i < nchunks; i++) {
+			write_all(fd, chunks[i], strlen(chunks[i]));
+			usleep(30000);
+		}
+		if (!close_after)
+			pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+/* pair - an io over one end of a socket pair; *peer gets the other end */
+static struct io *pair(int *peer, unsigned timeout)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct io *io = io_from_fd(sv[0], "test", timeout);
+	assert_non_null(io);
+	*peer = sv[1];
+	return io;
+}
+
+/* reap - stop and collect a helper child */
+static void reap(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+static const struct {
+	const char *chunks[MAX_CHUNKS];
+	const char *lines[MAX_LINES];
+	size_t nlines;
+} split_cases[] = {
+	{{"220 ready\r\n"}, {"220 ready"}, 1},
+	{{"220 ready\n"}, {"220 ready"}, 1},
+	{{"250-a\r\n250-b\n250 c\r\n"}, {"250-a", "250-b", "250 c"}, 3},
+	{{"22", "0 re", "ady\r", "\n"}, {"220 ready"}, 1},
+	{{"250-one\r", "\n250 two\r\n"}, {"250-one", "250 two"}, 2},
+	{{"\r\n\n"}, {"", ""}, 2},
+	{{"a\rb\r\n"}, {"a\rb"}, 1},			/* a lone CR stays in the line */
+	{{"x\r\r\n"}, {"x\r"}, 1},			/* only one CR is part of the end */
+	{{"nul\0", "\n"}, {"nul"}, 1},			/* strings end at the NUL in the table */
+	{{"first\n", "second\r\n", "", "third"}, {"first", "second"}, 2},	/* unterminated tail */
+};
+
+/* test_line_splitting - CRLF or LF, split anywhere across reads */
+static void test_line_splitting(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof split_cases / sizeof split_cases[0]; i++) {
+		int peer;
+		struct io *io = pair(&peer, 5);
+		size_t nchunks = 0;
+		while (nchunks < MAX_CHUNKS && split_cases[i].chunks[nchunks] != NULL)
+			nchunks++;
+		pid_t pid = feeder(peer, split_cases[i].chunks, nchunks, true);
+		close(peer);
+		struct buf line;
+		buf_init(&line, IO_LINE_MAX);
+		for (size_t k = 0; k < split_cases[i].nlines; k++) {
+			assert_int_equal(io_read_line(io, &line), 1);
+			assert_string_equal(buf_cstr(&line), split_cases[i].lines[k]);
+			assert_int_equal(line.len, strlen(split_cases[i].lines[k]));
+		}
+		assert_int_equal(io_read_line(io, &line), 0);
+		assert_string_equal(io_error(io), "connection closed by the server");
+		buf_free(&line);
+		io_close(io);
+		reap(pid);
+	}
+}
+
+static const struct {
+	size_t len;	/* bytes before the end of line */
+	const char *eol;
+	int result;
+} length_cases[] = {
+	{IO_LINE_MAX, "\r\n", 1},
+	{IO_LINE_MAX, "\n", 1},
+	{IO_LINE_MAX + 1, "\r\n", -1},
+	{IO_LINE_MAX + 1, "\n", -1},
+	{IO_LINE_MAX + 2, "\n", -1},
+	{IO_LINE_MAX - 1, "\r\n", 1},
+	{8 * 1024 * 1024, "\r\n", -1},	/* a server streaming garbage without end */
+};
+
+/* test_line_limit - IO_LINE_MAX accepted, one more refused, memory never grown */
+static void test_line_limit(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof length_cases / sizeof length_cases[0]; i++) {
+		int peer;
+		struct io *io = pair(&peer, 5);
+		size_t len = length_cases[i].len;
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			char block[4096];
+			memset(block, 'a', sizeof block);
+			for (size_t done = 0; done < len;) {
+				size_t k = len - done < sizeof block ? len - done : sizeof block;
+				write_all(peer, block, k);
+				done += k;
+			}
+			write_all(peer, length_cases[i].eol, strlen(length_cases[i].eol));
+			write_all(peer, "250 next\r\n", 10);
+			_exit(0);
+		}
+		close(peer);
+		struct buf line;
+		buf_init(&line, 64 * 1024 * 1024);
+		int r = io_read_line(io, &line);
+		assert_int_equal(r, length_cases[i].result);
+		if (r == 1) {
+			assert_int_equal(line.len, len);
+			assert_int_equal(io_read_line(io, &line), 1);
+			assert_string_equal(buf_cstr(&line), "250 next");
+		} else {
+			assert_string_equal(io_error(io), "server sent a line longer than 4096 bytes");
+			/* refused before anything was copied out of the fixed read buffer */
+			assert_null(line.data);
+			assert_int_equal(line.len, 0);
+			/* the session is over: the tail must not pass as the next reply */
+			assert_int_equal(io_read_line(io, &line), -1);
+		}
+		buf_free(&line);
+		io_close(io);
+		reap(pid);
+	}
+}
+
+/* test_timeout - a silent server: -1 after about the deadline, with the reason */
+static void test_timeout(void **state)
+{
+	(void)state;
+	int peer;
+	struct io *io = pair(&peer, 30);
+	io_set_timeout(io, 1);
+	struct buf line;
+	buf_init(&line, IO_LINE_MAX);
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	write_all(peer, "220 partial", 11);
+	assert_int_equal(io_read_line(io, &line), -1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	assert_true(secs >= 0.9);
+	assert_true(secs < 3.0);
+	assert_string_equal(io_error(io), "timeout after 1s waiting for the server");
+	buf_free(&line);
+	io_close(io);
+	close(peer);
+}
+
+/* test_peer_close - the end of the stream is 0, also in the middle of a line */
+static void test_peer_close(void **state)
+{
+	(void)state;
+	int peer;
+	struct io *io = pair(&peer, 5);
+	write_all(peer, "421 bye\r\n250 half", 17);
+	close(peer);
+	struct buf line;
+	buf_init(&line, IO_LINE_MAX);
+	assert_int_equal(io_read_line(io, &line), 1);
+	assert_string_equal(buf_cstr(&line), "421 bye");
+	assert_int_equal(io_read_line(io, &line), 0);
+	assert_string_equal(io_error(io), "connection closed by the server");
+	assert_int_equal(io_read_line(io, &line), 0);
+	/* writing to a closed peer fails cleanly instead of raising SIGPIPE */
+	assert_int_equal(io_write(io, "QUIT\r\n", 6), 0);
+	assert_int_equal(io_flush(io), -1);
+	assert_string_equal(io_error(io), "connection closed by the server");
+	buf_free(&line);
+	io_close(io);
+}
+
+/* test_pending - bytes behind a line are reported, and block STARTTLS */
+static void test_pending(void **state)
+{
+	(void)state;
+	int peer;
+	struct io *io = pair(&peer, 5);
+	struct buf line;
+	buf_init(&line, IO_LINE_MAX);
+	write_all(peer, "220 go ahead\r\n", 14);
+	assert_int_equal(io_read_line(io, &line), 1);
+	assert_int_equal(io_pending(io), 0);
+	write_all(peer, "220 go ahead\r\n250 injected\r\n", 28);
+	assert_int_equal(io_read_line(io, &line), 1);
+	assert_string_equal(buf_cstr(&line), "220 go ahead");
+	assert_int_equal(io_pending(io), 14);
+	struct io_tls t = {.servername = "localhost", .verify = true};
+	assert_int_equal(io_start_tls(io, &t), -1);
+	assert_non_null(strstr(io_error(io), "ahead of the handshake"));
+	assert_false(io_is_tls(io));
+	assert_int_equal(io_read_line(io, &line), 1);
+	assert_string_equal(buf_cstr(&line), "250 injected");
+	assert_int_equal(io_pending(io), 0);
+	buf_free(&line);
+	io_close(io);
+	close(peer);
+}
+
+/* test_write_buffering - nothing leaves before io_flush; then all of it at once */
+static void test_write_buffering(void **state)
+{
+	(void)state;
+	int peer;
+	struct io *io = pair(&peer, 5);
+	const char *group = "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n";
+	assert_int_equal(io_write(io, group, 27), 0);
+	assert_int_equal(io_write(io, group + 27, strlen(group) - 27), 0);
+	char got[256];
+	assert_int_equal(recv(peer, got, sizeof got, MSG_DONTWAIT), -1);
+	assert_int_equal(io_flush(io), 0);
+	ssize_t n = recv(peer, got, sizeof got, 0);
+	assert_int_equal(n, (ssize_t)strlen(group));	/* one read: one write */
+	assert_memory_equal(got, group, strlen(group));
+	io_close(io);
+	close(peer);
+}
+
+/* test_write_large - more than the write buffer, byte-exact at the other end */
+static void test_write_large(void **state)
+{
+	(void)state;
+	int peer;
+	struct io *io = pair(&peer, 5);
+	size_t total = 300 * 1000 + 7;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* count and checksum what arrives, then answer with one line */
+		unsigned long sum = 0, count = 0;
+		char b[8192];
+		while (count < total) {
+			ssize_t k = read(peer, b, sizeof b);
+			if (k <= 0)
+				_exit(1);
+			for (ssize_t j = 0; j < k; j++)
+				sum = sum * 31 + (unsigned char)b[j];
+			count += (unsigned long)k;
+		}
+		char reply[64];
+		int m = snprintf(reply, sizeof reply, "%lu %lu\r\n", count, sum);
+		write_all(peer, reply, (size_t)m);
+		_exit(0);
+	}
+	unsigned long sum = 0;
+	for (size_t i = 0; i < total; i++) {
+		char c = (char)('a' + i % 26);
+		sum = sum * 31 + (unsigned char)c;
+		assert_int_equal(io_write(io, &c, 1), 0);
+	}
+	assert_int_equal(io_flush(io), 0);
+	struct buf line;
+	buf_init(&line, IO_LINE_MAX);
+	assert_int_equal(io_read_line(io, &line), 1);
+	char want[64];
+	snprintf(want, sizeof want, "%zu %lu", total, sum);
+	assert_string_equal(buf_cstr(&line), want);
+	buf_free(&line);
+	io_close(io);
+	close(peer);
+	waitpid(pid, NULL, 0);
+}
+
+/* listener - a TCP listener on a free loopback port of the given family */
+static int listener(int family, unsigned *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	memset(&ss, 0, sizeof ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof *s4;
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = in6addr_loopback;
+		len = sizeof *s6;
+	}
+	int fd = socket(family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					: ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return fd;
+}
+
+/* test_connect - peer text, loopback, a greeting across TCP */
+static void test_connect(void **state)
+{
+	(void)state;
+	static const struct {
+		int family;
+		const char *host;
+		const char *addr;
+	} cases[] = {
+		{AF_INET, "127.0.0.1", "127.0.0.1"},
+		{AF_INET6, "::1", "::1"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		unsigned port;
+		int lfd = listener(cases[i].family, &port);
+		if (lfd < 0 && cases[i].family == AF_INET6)
+			continue;	/* no IPv6 here */
+		assert_true(lfd >= 0);
+		char err[256], want[128];
+		struct io *io = io_connect(cases[i].host, port, 5, err, sizeof err);
+		assert_non_null(io);
+		snprintf(want, sizeof want, "%s[%s]:%u", cases[i].host, cases[i].addr, port);
+		assert_string_equal(io_peer(io), want);
+		assert_true(io_peer_is_loopback(io));
+		int c = accept(lfd, NULL, NULL);
+		assert_true(c >= 0);
+		write_all(c, "220 hello\r\n", 11);
+		struct buf line;
+		buf_init(&line, IO_LINE_MAX);
+		assert_int_equal(io_read_line(io, &line), 1);
+		assert_string_equal(buf_cstr(&line), "220 hello");
+		buf_free(&line);
+		io_close(io);
+		close(c);
+		close(lfd);
+	}
+}
+
+/* test_connect_refused - the error names host, address, port and reason */
+static void test_connect_refused(void **state)
+{
+	(void)state;
+	unsigned port;
+	int lfd = listener(AF_INET, &port);
+	assert_true(lfd >= 0);
+	close(lfd);	/* the port is free and nobody listens */
+	char err[256], want[256];
+	assert_null(io_connect("127.0.0.1", port, 5, err, sizeof err));
+	snprintf(want, sizeof want, "connect to 127.0.0.1[127.0.0.1]:%u: Connection refused", port);
+	assert_string_equal(err, want);
+	assert_null(io_connect("", 25, 5, err, sizeof err));
+	assert_null(io_connect("127.0.0.1", 0, 5, err, sizeof err));
+	assert_null(io_connect("256.1.1.1.1", 25, 5, err, sizeof err));
+	assert_non_null(strstr(err, "name lookup failed"));
+}
+
+/* test_tls_config_errors - bad settings fail before any byte is sent */
+static void test_tls_config_errors(void **state)
+{
+	(void)state;
+	static const struct {
+		struct io_tls t;
+		const char *error;
+	} cases[] = {
+		{{.servername = "localhost", .fingerprint = "abcd"},
+		 "TLS: the fingerprint is not 64 hex digits (SHA-256)"},
+		{{.servername = "localhost",
+		  .fingerprint = "zz00000000000000000000000000000000000000000000000000000000000000"},
+		 "TLS: the fingerprint is not 64 hex digits (SHA-256)"},
+		{{.servername = "localhost", .verify = true, .ca_file = "/nonexistent/ca.pem"},
+		 "TLS: cannot load CA file /nonexistent/ca.pem"},
+		{{.servername = "localhost", .cert_file = "/nonexistent/c.pem"},
+		 "TLS: cannot load client certificate /nonexistent/c.pem"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int peer;
+		struct io *io = pair(&peer, 5);
+		assert_int_equal(io_start_tls(io, &cases[i].t), -1);
+		if (strncmp(io_error(io), cases[i].error, strlen(cases[i].error)) != 0)
+			fail_msg("case %zu: got \"%s\"", i, io_error(io));
+		char b[16];
+		assert_int_equal(recv(peer, b, sizeof b, MSG_DONTWAIT), -1);	/* nothing sent */
+		io_close(io);
+		close(peer);
+	}
+}
+
+/* test_tls_handshake_eof - a server that hangs up mid-handshake is a clean failure */
+static void test_tls_handshake_eof(void **state)
+{
+	(void)state;
+	int peer;
+	struct io *io = pair(&peer, 5);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char b[4096];
+		ssize_t k = read(peer, b, sizeof b);	/* the ClientHello */
+		_exit(k > 0 ? 0 : 1);
+	}
+	close(peer);
+	struct io_tls t = {.servername = "localhost", .verify = false};
+	assert_int_equal(io_start_tls(io, &t), -1);
+	assert_non_null(strstr(io_error(io), "TLS handshake failed"));
+	io_close(io);
+	waitpid(pid, NULL, 0);
+}
+
+/* test_tls_handshake_timeout - a silent server: the handshake deadline fires */
+static void test_tls_handshake_timeout(void **state)
+{
+	(void)state;
+	int peer;
+	struct io *io = pair(&peer, 1);
+	struct io_tls t = {.servername = "localhost"};
+	assert_int_equal(io_start_tls(io, &t), -1);
+	assert_string_equal(io_error(io), "timeout after 1s in the TLS handshake");
+	io_close(io);
+	close(peer);
+}
+
+/* test_session_key - the key changes with every setting that decides trust */
+static void test_session_key(void **state)
+{
+	(void)state;
+	struct io_tls base = {.servername = "mx.example.com", .verify = true};
+	char k0[TLS_KEY_MAX], k[TLS_KEY_MAX];
+	assert_int_equal(tls_session_key(&base, "mx.example.com", 587, k0), 0);
+	assert_int_equal(strlen(k0), 64);
+	assert_int_equal(tls_session_key(&base, "mx.example.com", 587, k), 0);
+	assert_string_equal(k, k0);
+	struct io_tls v[] = {
+		{.servername = "mx.example.com", .verify = false},
+		{.servername = "mx.example.org", .verify = true},
+		{.servername = "mx.example.com", .verify = true, .ca_file = "/etc/ca.pem"},
+		{.servername = "mx.example.com", .verify = true, .fingerprint = "00"},
+		{.servername = "mx.example.com", .verify = true, .cert_file = "c.pem"},
+	};
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		assert_int_equal(tls_session_key(&v[i], "mx.example.com", 587, k), 0);
+		assert_string_not_equal(k, k0);
+	}
+	assert_int_equal(tls_session_key(&base, "mx.example.com", 465, k), 0);
+	assert_string_not_equal(k, k0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_line_splitting),
+		cmocka_unit_test(test_line_limit),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_peer_close),
+		cmocka_unit_test(test_pending),
+		cmocka_unit_test(test_write_buffering),
+		cmocka_unit_test(test_write_large),
+		cmocka_unit_test(test_connect),
+		cmocka_unit_test(test_connect_refused),
+		cmocka_unit_test(test_tls_config_errors),
+		cmocka_unit_test(test_tls_handshake_eof),
+		cmocka_unit_test(test_tls_handshake_timeout),
+		cmocka_unit_test(test_session_key),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

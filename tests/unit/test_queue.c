@@ -1,0 +1,541 @@
+/* test_queue - the spool: commit, lock, state, fail, walk, clean, parser */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "queue.h"
+
+struct fixture {
+	char dir[64];
+	struct queue q;
+};
+
+/* rm_tree - remove the spool made by a test (two levels deep at most) */
+static void rm_tree(const char *dir)
+{
+	static const char *const subs[] = { "tmp", "q", "s", "failed" };
+	char path[512];
+	for (size_t i = 0; i < 4; i++) {
+		int n = snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
+		assert_true(n > 0 && (size_t)n < sizeof(path));
+		DIR *d = opendir(path);
+		if (d == NULL)
+			continue;
+		struct dirent *de;
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+		rmdir(path);
+	}
+	rmdir(dir);
+}
+
+/* setup - a fresh spool in a temp dir */
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256];
+	assert_non_null(f);
+	int n = snprintf(f->dir, sizeof(f->dir), "/tmp/test_queue.XXXXXX");
+	assert_true(n > 0);
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(queue_open(&f->q, f->dir, true, err, sizeof(err)), 0);
+	*state = f;
+	return 0;
+}
+
+/* teardown - remove the spool */
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	queue_close(&f->q);
+	rm_tree(f->dir);
+	free(f);
+	return 0;
+}
+
+/* count_entries - names in dir/sub other than . and .. */
+static int count_entries(struct fixture *f, const char *sub)
+{
+	char path[512];
+	int n = snprintf(path, sizeof(path), "%s/%s", f->dir, sub);
+	assert_true(n > 0 && (size_t)n < sizeof(path));
+	DIR *d = opendir(path);
+	assert_non_null(d);
+	int c = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			c++;
+	closedir(d);
+	return c;
+}
+
+/* exists - dir/sub/name exists */
+static bool exists(struct fixture *f, const char *sub, const char *name)
+{
+	char path[512];
+	struct stat st;
+	int n = snprintf(path, sizeof(path), "%s/%s/%s", f->dir, sub, name);
+	assert_true(n > 0 && (size_t)n < sizeof(path));
+	return lstat(path, &st) == 0;
+}
+
+static char *two_rcpt[] = { "bob@example.org", "carol@example.net" };
+
+/* make_env - an envelope filled by hand */
+static void make_env(struct envelope *e, const char *sender)
+{
+	memset(e, 0, sizeof(*e));
+	e->sender = (char *)sender;
+	e->rcpt = two_rcpt;
+	e->nrcpt = 2;
+}
+
+static const char data[] = "Subject: hi\r\nFrom: a@example.com\r\n\r\nbody line\r\n.dot\r\n";
+
+/* commit_one - queue a message and return it locked in m */
+static void commit_one(struct fixture *f, const struct envelope *e, time_t arrival,
+		       bool eightbit, struct queue_msg *m)
+{
+	struct queue_new n;
+	char err[256];
+	assert_int_equal(queue_new_begin(&f->q, e, arrival, &n, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_write(&n, data, 20), 0);
+	assert_int_equal(queue_new_write(&n, data + 20, sizeof(data) - 1 - 20), 0);
+	assert_int_equal(queue_new_commit(&f->q, &n, eightbit, m, err, sizeof(err)), 0);
+}
+
+/* read_data - the message data of m from its fd */
+static void read_data(const struct queue_msg *m, char *out, size_t outlen)
+{
+	ssize_t r = pread(m->fd, out, outlen - 1, m->data_off);
+	assert_true(r >= 0);
+	out[r] = '\0';
+}
+
+/* test_commit_roundtrip - every field comes back as written */
+static void test_commit_roundtrip(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m, r;
+	char err[256], got[256];
+	make_env(&e, "alice@example.com");
+	e.notify = "SUCCESS,FAILURE";
+	e.ret = "HDRS";
+	e.envid = "env-42";
+	commit_one(f, &e, 1795748638, true, &m);
+	assert_true(queue_valid_id(m.id));
+	assert_true(m.locked);
+	assert_memory_equal(m.id, "6B08F31E", 8);	/* the arrival second in hex */
+	assert_int_equal(m.arrival, 1795748638);
+	assert_string_equal(m.sender, "alice@example.com");
+	assert_int_equal(m.nrcpt, 2);
+	assert_string_equal(m.rcpt[0], "bob@example.org");
+	assert_string_equal(m.rcpt[1], "carol@example.net");
+	assert_string_equal(m.notify, "SUCCESS,FAILURE");
+	assert_string_equal(m.ret, "HDRS");
+	assert_string_equal(m.envid, "env-42");
+	assert_true(m.eightbit);
+	assert_int_equal(m.size, sizeof(data) - 1);
+	assert_int_equal(m.attempts, 0);
+	assert_null(m.last_error);
+	read_data(&m, got, sizeof(got));
+	assert_string_equal(got, data);
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_true(exists(f, "q", m.id));
+
+	/* read back from disk by a second reader: busy while m holds it */
+	assert_int_equal(queue_read(&f->q, m.id, &r, err, sizeof(err)), 0);
+	assert_true(r.busy);
+	assert_false(r.locked);
+	assert_string_equal(r.envid, "env-42");
+	assert_true(r.eightbit);
+	read_data(&r, got, sizeof(got));
+	assert_string_equal(got, data);
+	queue_release(&r);
+	queue_release(&m);
+	assert_int_equal(m.fd, -1);
+}
+
+/* test_null_sender_7bit - <> and 7BIT survive, no DSN fields */
+static void test_null_sender_7bit(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m;
+	char err[256];
+	make_env(&e, "");
+	commit_one(f, &e, 1000, false, &m);
+	char id[QUEUE_ID_LEN + 1];
+	memcpy(id, m.id, sizeof(id));
+	queue_release(&m);
+	assert_int_equal(queue_read(&f->q, id, &m, err, sizeof(err)), 0);
+	assert_false(m.busy);
+	assert_string_equal(m.sender, "");
+	assert_false(m.eightbit);
+	assert_null(m.notify);
+	assert_null(m.ret);
+	assert_null(m.envid);
+	queue_release(&m);
+}
+
+/* test_refuse_line_breaks - a value with CR or LF is never written */
+static void test_refuse_line_breaks(void **state)
+{
+	struct fixture *f = *state;
+	static char *bad_rcpt[] = { "bob@example.org\r\nrcpt evil@x" };
+	struct envelope e;
+	struct queue_new n;
+	char err[256];
+	make_env(&e, "alice@example.com");
+	e.rcpt = bad_rcpt;
+	e.nrcpt = 1;
+	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), -1);
+	make_env(&e, "alice@example.com\nrcpt evil@x");
+	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), -1);
+	make_env(&e, "a@b");
+	e.nrcpt = 0;
+	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), -1);
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_int_equal(count_entries(f, "q"), 0);
+}
+
+/* collect - queue_walk callback gathering ids */
+static int collect(void *ctx, const char *id)
+{
+	char (*ids)[QUEUE_ID_LEN + 1] = ctx;
+	for (int i = 0; i < 8; i++)
+		if (ids[i][0] == '\0') {
+			memcpy(ids[i], id, QUEUE_ID_LEN + 1);
+			return 0;
+		}
+	return -1;
+}
+
+/* test_tmp_invisible_and_abort - nothing shows before commit; abort leaves nothing */
+static void test_tmp_invisible_and_abort(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_new n;
+	char err[256];
+	char ids[8][QUEUE_ID_LEN + 1];
+	make_env(&e, "alice@example.com");
+	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_write(&n, data, sizeof(data) - 1), 0);
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
+	assert_int_equal(ids[0][0], '\0');
+	assert_int_equal(count_entries(f, "tmp"), 1);
+	queue_new_abort(&f->q, &n);
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_int_equal(count_entries(f, "q"), 0);
+}
+
+/* test_walk_order - oldest first, foreign names ignored */
+static void test_walk_order(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m;
+	char ids[8][QUEUE_ID_LEN + 1];
+	char newest[QUEUE_ID_LEN + 1], oldest[QUEUE_ID_LEN + 1];
+	make_env(&e, "alice@example.com");
+	commit_one(f, &e, 3000, false, &m);
+	memcpy(newest, m.id, sizeof(newest));
+	queue_release(&m);
+	commit_one(f, &e, 1000, false, &m);
+	memcpy(oldest, m.id, sizeof(oldest));
+	queue_release(&m);
+	int fd = openat(f->q.qfd, "junk.tmp", O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	fd = openat(f->q.qfd, "0000000000000abc", O_CREAT | O_WRONLY, 0600);	/* lower case */
+	assert_true(fd >= 0);
+	close(fd);
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
+	assert_string_equal(ids[0], oldest);
+	assert_string_equal(ids[1], newest);
+	assert_int_equal(ids[2][0], '\0');
+}
+
+/* test_lock_busy_gone - one holder at a time; a finished message is GONE */
+static void test_lock_busy_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m, m2;
+	char err[256], id[QUEUE_ID_LEN + 1];
+	make_env(&e, "alice@example.com");
+	commit_one(f, &e, 1000, false, &m);
+	memcpy(id, m.id, sizeof(id));
+	/* a second open file description conflicts, even in this process */
+	assert_int_equal(queue_lock(&f->q, id, &m2, err, sizeof(err)), QUEUE_BUSY);
+	queue_release(&m);
+	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
+	assert_true(m.locked);
+	assert_int_equal(queue_lock(&f->q, id, &m2, err, sizeof(err)), QUEUE_BUSY);
+	assert_int_equal(queue_done(&f->q, &m), 0);
+	assert_false(exists(f, "q", id));
+	assert_int_equal(queue_lock(&f->q, id, &m2, err, sizeof(err)), QUEUE_GONE);
+	assert_int_equal(queue_read(&f->q, id, &m2, err, sizeof(err)), -1);
+}
+
+/* test_lock_checks_file - extra links and bad ids are refused */
+static void test_lock_checks_file(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m;
+	char err[256], id[QUEUE_ID_LEN + 1];
+	make_env(&e, "alice@example.com");
+	commit_one(f, &e, 1000, false, &m);
+	memcpy(id, m.id, sizeof(id));
+	queue_release(&m);
+	assert_int_equal(linkat(f->q.qfd, id, f->q.dirfd, "extra", 0), 0);
+	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_ERROR);
+	assert_int_equal(unlinkat(f->q.dirfd, "extra", 0), 0);
+	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
+	queue_release(&m);
+	assert_int_equal(queue_lock(&f->q, "../q/0123456789A", &m, err, sizeof(err)),
+			 QUEUE_ERROR);
+	assert_int_equal(queue_lock(&f->q, "0123456789ABCDEF", &m, err, sizeof(err)),
+			 QUEUE_GONE);
+}
+
+/* test_defer_state - attempts, next, error and done flags persist */
+static void test_defer_state(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m;
+	char err[256], id[QUEUE_ID_LEN + 1], path[512], text[512];
+	make_env(&e, "alice@example.com");
+	commit_one(f, &e, 1000, false, &m);
+	memcpy(id, m.id, sizeof(id));
+	m.rcpt_done[1] = true;
+	assert_int_equal(queue_defer(&f->q, &m, "451 4.3.0 try\tlater\x01", 5000), 0);
+	assert_int_equal(m.fd, -1);
+	int n = snprintf(path, sizeof(path), "%s/s/%s", f->dir, id);
+	assert_true(n > 0 && (size_t)n < sizeof(path));
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t len = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[len] = '\0';
+	assert_string_equal(text, "relaymail-state 1\nattempts 1\nnext 5000\n"
+				  "error 451 4.3.0 try?later?\ndone 1\n");
+	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
+	assert_int_equal(m.attempts, 1);
+	assert_int_equal(m.next_try, 5000);
+	assert_string_equal(m.last_error, "451 4.3.0 try?later?");
+	assert_false(m.rcpt_done[0]);
+	assert_true(m.rcpt_done[1]);
+	assert_int_equal(queue_defer(&f->q, &m, "421 gone", 9000), 0);
+	assert_int_equal(queue_read(&f->q, id, &m, err, sizeof(err)), 0);
+	assert_int_equal(m.attempts, 2);
+	assert_string_equal(m.last_error, "421 gone");
+	assert_int_equal(count_entries(f, "s"), 1);	/* no temp state left over */
+	assert_int_equal(queue_done(&f->q, &m), 0);
+	assert_int_equal(count_entries(f, "s"), 0);
+	assert_int_equal(count_entries(f, "q"), 0);
+}
+
+/* test_fail_moves - both files go to failed/ */
+static void test_fail_moves(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m;
+	char id[QUEUE_ID_LEN + 1], statename[64];
+	make_env(&e, "alice@example.com");
+	commit_one(f, &e, 1000, false, &m);
+	memcpy(id, m.id, sizeof(id));
+	assert_int_equal(queue_fail(&f->q, &m, "550 5.1.1 no such user"), 0);
+	int n = snprintf(statename, sizeof(statename), "%s.state", id);
+	assert_true(n > 0 && (size_t)n < sizeof(statename));
+	assert_true(exists(f, "failed", id));
+	assert_true(exists(f, "failed", statename));
+	assert_false(exists(f, "q", id));
+	assert_false(exists(f, "s", id));
+	assert_int_equal(count_entries(f, "failed"), 2);
+}
+
+/* test_valid_id - table of ids */
+static void test_valid_id(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *id;
+		bool ok;
+	} cases[] = {
+		{ "0123456789ABCDEF", true },
+		{ "FFFFFFFFFFFFFFFF", true },
+		{ "0123456789abcdef", false },
+		{ "0123456789ABCDE", false },
+		{ "0123456789ABCDEF0", false },
+		{ "0123456789ABCDEG", false },
+		{ "../../etc/passwd", false },
+		{ "01234567/9ABCDEF", false },
+		{ "", false },
+		{ "0123456789ABCDE ", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(queue_valid_id(cases[i].id), cases[i].ok);
+	assert_false(queue_valid_id(NULL));
+}
+
+/* test_retry_delay - doubling, capped, overflow-safe */
+static void test_retry_delay(void **state)
+{
+	(void)state;
+	static const struct {
+		unsigned attempts, min, max;
+		time_t want;
+	} cases[] = {
+		{ 1, 300, 3600, 300 },	{ 2, 300, 3600, 600 },	{ 3, 300, 3600, 1200 },
+		{ 4, 300, 3600, 2400 }, { 5, 300, 3600, 3600 }, { 6, 300, 3600, 3600 },
+		{ 0, 300, 3600, 300 },	{ 4000000000u, 300, 3600, 3600 },
+		{ 40, 1, 4000000000u, 4000000000u }, { 33, 3000000000u, 4000000000u, 4000000000u },
+		{ 3, 600, 300, 300 },	{ 1, 0, 60, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(queue_retry_delay(cases[i].attempts, cases[i].min, cases[i].max),
+				 cases[i].want);
+}
+
+/* make_old_tmp - a temp file with an old mtime */
+static int make_old_tmp(struct fixture *f, const char *name)
+{
+	int fd = openat(f->q.tmpfd, name, O_CREAT | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
+	assert_int_equal(futimens(fd, ts), 0);
+	return fd;
+}
+
+/* test_clean_tmp - dead writers' files go, live ones and young ones stay */
+static void test_clean_tmp(void **state)
+{
+	struct fixture *f = *state;
+	int dead = make_old_tmp(f, "DEAD");
+	close(dead);
+	int live = make_old_tmp(f, "LIVE");
+	assert_int_equal(flock(live, LOCK_EX), 0);
+	int young = openat(f->q.tmpfd, "YOUNG", O_CREAT | O_RDWR, 0600);
+	assert_true(young >= 0);
+	close(young);
+	queue_clean_tmp(&f->q, 3600);
+	assert_false(exists(f, "tmp", "DEAD"));
+	assert_true(exists(f, "tmp", "LIVE"));
+	assert_true(exists(f, "tmp", "YOUNG"));
+	close(live);
+	queue_clean_tmp(&f->q, 3600);
+	assert_false(exists(f, "tmp", "LIVE"));
+	assert_true(exists(f, "tmp", "YOUNG"));
+}
+
+#define ENV_OK "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n"
+
+/* test_parse_table - the pure parser on good and broken input */
+static void test_parse_table(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *env, *st;
+		int want;
+	} cases[] = {
+		{ ENV_OK, NULL, 0 },
+		{ ENV_OK, "relaymail-state 1\nattempts 3\nnext 7\nerror x y\ndone 0\n", 0 },
+		{ ENV_OK, "relaymail-state 1\n", 0 },
+		{ ENV_OK, "", -1 },
+		{ ENV_OK, "relaymail-state 2\n", -1 },
+		{ ENV_OK, "relaymail-state 1\ndone 1\n", -1 },		/* only one rcpt */
+		{ ENV_OK, "relaymail-state 1\nattempts 4294967296\n", -1 },
+		{ ENV_OK, "relaymail-state 1\nattempts -1\n", -1 },
+		{ ENV_OK, "relaymail-state 1\nnext 1", -1 },		/* no final LF */
+		{ ENV_OK, "relaymail-state 1\n\n", -1 },
+		{ ENV_OK, "relaymail-state 1\nbogus 1\n", -1 },
+		{ "relaymail-queue 2\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nbody 7BIT\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789abcdef\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival x\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nsender e@f\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a\rb\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 9BIT\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt \nbody 7BIT\n\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n", NULL, -1 },
+		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender \nrcpt c@d\nrcpt e@f\nbody 8BIT\nenvid q\n\n", NULL, 0 },
+		{ "", NULL, -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct queue_msg m;
+		char err[128];
+		const char *st = cases[i].st;
+		int r = queue_parse(cases[i].env, strlen(cases[i].env), st, st ? strlen(st) : 0,
+				    &m, err, sizeof(err));
+		if (r != cases[i].want)
+			fail_msg("case %zu: got %d", i, r);
+		if (r == 0)
+			assert_int_equal(m.data_off, (off_t)strlen(cases[i].env));
+		queue_release(&m);
+	}
+}
+
+/* test_parse_fields - the state fields land where they should */
+static void test_parse_fields(void **state)
+{
+	(void)state;
+	struct queue_msg m;
+	char err[128];
+	const char *st = "relaymail-state 1\nattempts 3\nnext 7\nerror x y\ndone 0\n";
+	assert_int_equal(queue_parse(ENV_OK, strlen(ENV_OK), st, strlen(st), &m, err,
+				     sizeof(err)), 0);
+	assert_string_equal(m.id, "0123456789ABCDEF");
+	assert_int_equal(m.arrival, 5);
+	assert_int_equal(m.attempts, 3);
+	assert_int_equal(m.next_try, 7);
+	assert_string_equal(m.last_error, "x y");
+	assert_true(m.rcpt_done[0]);
+	assert_int_equal(m.fd, -1);
+	queue_release(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_commit_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_null_sender_7bit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refuse_line_breaks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmp_invisible_and_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_busy_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_checks_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defer_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fail_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
+		cmocka_unit_test(test_valid_id),
+		cmocka_unit_test(test_retry_delay),
+		cmocka_unit_test(test_parse_table),
+		cmocka_unit_test(test_parse_fields),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

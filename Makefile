@@ -41,6 +41,7 @@ UNIT_queue    = queue envelope rfc5322 conf log buf
 UNIT_dsn      = dsn queue envelope rfc5322 smtp auth io tls crypto conf log buf
 UNIT_log      = log buf
 UNIT_options  = options conf buf
+UNIT_mailq    = mailq queue envelope rfc5322 conf log buf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 
@@ -68,6 +69,31 @@ $(BUILD) $(BUILD)/tests:
 $(BUILD)/tests/test_%: tests/unit/test_%.c $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(UNIT_$$*))) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
+# fuzz targets: tests/fuzz/fuzz_NAME.c links with the modules listed here
+FUZZ_rfc5322 = rfc5322
+FUZZ_message = message rfc5322 buf
+FUZZ_reply   = smtp auth io tls crypto log conf buf
+FUZZ_queue   = queue envelope rfc5322 conf log buf
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_FLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I/usr/include/iniparser -Isrc -g -O1 \
+	-fsanitize=fuzzer,address,undefined
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(addprefix src/,$$(addsuffix .c,$$(FUZZ_$$*)))
+	@mkdir -p build/fuzz
+	clang $(FUZZ_FLAGS) -o $@ $^ $(LIBS)
+
+# each target for FUZZ_SECONDS from its seed corpus; crashes are kept in build/fuzz/
+fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		n=$${t#fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; \
+		if ./build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/$$t- \
+			build/fuzz/corpus-$$n tests/fuzz/corpus/$$n > build/fuzz/$$t.log 2>&1; \
+		then tail -n 1 build/fuzz/$$t.log; \
+		else tail -n 30 build/fuzz/$$t.log; exit 1; fi; \
+	done
+
 deps:
 	@sh tests/deps.sh
 
@@ -83,6 +109,7 @@ check: deps
 	$(MAKE) blackbox
 	$(MAKE) clang
 	$(MAKE) sanitize
+	$(MAKE) fuzz FUZZ_SECONDS=20
 
 clang:
 	$(MAKE) CC=clang BUILD=build/clang build/clang/sendmail

@@ -9,6 +9,8 @@
 #include "crypto.h"
 
 #define SCRAM_ITER_MAX 1000000u	/* a hostile server must not make us spin for minutes */
+#define AUTH_ROUNDS_MAX 6	/* challenges answered before giving up */
+#define AUTH_LINE_MAX 16384	/* one base64 response line */
 
 static int step_plain(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out);
 static int step_login(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out);
@@ -155,7 +157,7 @@ int auth_client_step(struct auth_client *c, const unsigned char *in, size_t n, s
 {
 	if (in == NULL && (!c->mech->initial || c->round != 0))
 		return set_error(c, "no initial response");
-	if (c->round > 4)
+	if (c->round > AUTH_ROUNDS_MAX)
 		return set_error(c, "too many challenges");
 	int r = c->mech->step(c, in, n, out);
 	c->round++;
@@ -426,4 +428,115 @@ void auth_client_wipe(struct auth_client *c)
 	wipe_memory(c->server_sig, sizeof c->server_sig);
 	wipe_memory(c->nonce, sizeof c->nonce);
 	c->secret = NULL;
+}
+
+/* send_response - one base64 line (after prefix), shown redacted, then wiped */
+static int send_response(const struct auth_wire *w, const char *prefix, const struct buf *raw)
+{
+	struct buf line;
+	char shown[64];
+	int n = snprintf(shown, sizeof shown, "%s%s", prefix,
+			 raw->len > 0 || *prefix != '\0' ? "<redacted>" : "");
+	if (n < 0 || (size_t)n >= sizeof shown)
+		return -1;
+	buf_init(&line, AUTH_LINE_MAX);
+	int r = buf_puts(&line, prefix);
+	if (r == 0 && *prefix != '\0' && raw->len == 0)
+		r = buf_putc(&line, '=');	/* RFC 4954: an empty initial response */
+	if (r == 0)
+		r = crypto_base64_encode(raw->data != NULL ? raw->data : "", raw->len, &line);
+	if (r == 0)
+		r = w->send(w->ctx, buf_cstr(&line), line.len, shown);
+	buf_wipe(&line);
+	return r;
+}
+
+/* cancel - our side failed: "*" ends the exchange (RFC 4954), the 501 is read */
+static enum auth_outcome cancel(const struct auth_wire *w)
+{
+	int code;
+	const char *text;
+	size_t n;
+	if (w->send(w->ctx, "*", 1, NULL) < 0 || w->reply(w->ctx, &code, &text, &n) < 0)
+		return AUTH_LOST;
+	return AUTH_FAILED;
+}
+
+/* answer - the response to one 334 challenge (base64 text, n bytes) */
+static enum auth_outcome answer(struct auth_client *c, const struct auth_wire *w,
+				const char *text, size_t n)
+{
+	struct buf chal, raw;
+	buf_init(&chal, AUTH_LINE_MAX);
+	buf_init(&raw, AUTH_LINE_MAX);
+	int r = crypto_base64_decode(text, n, &chal);
+	if (r < 0)
+		set_error(c, "malformed challenge from the server");
+	else
+		r = auth_client_step(c, (const unsigned char *)buf_cstr(&chal), chal.len, &raw);
+	buf_wipe(&chal);
+	if (r == 0 && send_response(w, "", &raw) < 0) {
+		buf_wipe(&raw);
+		return AUTH_LOST;
+	}
+	buf_wipe(&raw);
+	return r < 0 ? cancel(w) : AUTH_OK;
+}
+
+/* success - a 235: past an enhanced code, SCRAM's server-final may follow */
+static enum auth_outcome success(struct auth_client *c, const char *text, size_t n)
+{
+	size_t i = 0;
+	if (n > 0 && isdigit((unsigned char)text[0]) && memchr(text, '.', n) != NULL) {
+		while (i < n && text[i] != ' ')
+			i++;	/* "2.7.0" */
+		while (i < n && text[i] == ' ')
+			i++;
+	}
+	size_t end = i;
+	while (end < n && text[end] != ' ')
+		end++;
+	return auth_client_success(c, text + i, end - i) < 0 ? AUTH_FAILED : AUTH_OK;
+}
+
+/* auth_run - AUTH, then challenges and responses until the server decides */
+enum auth_outcome auth_run(struct auth_client *c, const struct auth_wire *w)
+{
+	char prefix[64];
+	int n = snprintf(prefix, sizeof prefix, "AUTH %s%s", c->mech->name,
+			 c->mech->initial ? " " : "");
+	if (n < 0 || (size_t)n >= sizeof prefix) {
+		set_error(c, "mechanism name too long");
+		return AUTH_FAILED;
+	}
+	if (c->mech->initial) {
+		struct buf raw;
+		buf_init(&raw, AUTH_LINE_MAX);
+		int r = auth_client_step(c, NULL, 0, &raw);
+		if (r == 0 && send_response(w, prefix, &raw) < 0)
+			r = 1;
+		buf_wipe(&raw);
+		if (r != 0)
+			return r < 0 ? AUTH_FAILED : AUTH_LOST;
+	} else if (w->send(w->ctx, prefix, (size_t)n, NULL) < 0) {
+		return AUTH_LOST;
+	}
+	for (unsigned round = 0;; round++) {
+		int code;
+		const char *text;
+		size_t len;
+		if (w->reply(w->ctx, &code, &text, &len) < 0)
+			return AUTH_LOST;
+		if (code == 235)
+			return success(c, text, len);
+		if (code != 334)
+			return AUTH_REFUSED;
+		if (round >= AUTH_ROUNDS_MAX) {
+			set_error(c, "too many challenges");
+			return cancel(w);
+		}
+		enum auth_outcome o = answer(c, w, text, len);
+		if (o != AUTH_OK)
+			return o;
+	}
 }

@@ -97,6 +97,35 @@ int auth_client_step(struct auth_client *c, const unsigned char *in, size_t n, s
  */
 int auth_client_success(struct auth_client *c, const char *b64, size_t n);
 
+/*
+ * auth_wire - how auth_run talks to the server, provided by the SMTP
+ * client. send: queue and flush one line; shown is what the transcript
+ * prints instead (NULL: the line itself). reply: read the next reply, its
+ * code and the raw text of its first line (after "334 "). Both return 0,
+ * or -1 when the connection failed (the caller keeps the reason).
+ */
+struct auth_wire {
+	void *ctx;
+	int (*send)(void *ctx, const char *line, size_t n, const char *shown);
+	int (*reply)(void *ctx, int *code, const char **text, size_t *n);
+};
+
+enum auth_outcome {
+	AUTH_OK,	/* 235, and the server proved itself where the mechanism can */
+	AUTH_REFUSED,	/* the server's reply (535, 421, ...) ended it: the caller has it */
+	AUTH_FAILED,	/* our side gave up (bad challenge, SCRAM proof): c->error */
+	AUTH_LOST,	/* wire->send or wire->reply failed */
+};
+
+/*
+ * auth_run - the whole exchange (RFC 4954): "AUTH mech [initial]",
+ * then each 334 challenge answered until 235 or another reply; a failure
+ * of ours is cancelled with "*". Every response line is shown as
+ * "<redacted>" (the AUTH line as "AUTH PLAIN <redacted>"), and every
+ * buffer that held one is wiped.
+ */
+enum auth_outcome auth_run(struct auth_client *c, const struct auth_wire *w);
+
 /* auth_client_wipe - forget everything the exchange held */
 void auth_client_wipe(struct auth_client *c);
 

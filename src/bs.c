@@ -330,8 +330,8 @@ static int receive(struct bs *s, int fd, bool *lost)
 			result = too_big ? 1 : 0;
 			break;
 		}
-		if (line_start && n > 1 && p[0] == '.') {
-			p++;	/* unstuff */
+		if (line_start && after_crlf && n > 1 && p[0] == '.') {
+			p++;	/* unstuff; after a bare LF there is no line start to stuff */
 			n--;
 		}
 		size += n;

@@ -34,7 +34,8 @@ int buf_putc(struct buf *b, char c);
 /* buf_printf - add formatted text; -1 when it does not fit */
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 /* buf_cstr - the content as a C string ("" when empty); never NULL */
 const char *buf_cstr(const struct buf *b);

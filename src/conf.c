@@ -1,6 +1,7 @@
 /* conf - the INI configuration file into a struct conf; see conf.h */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -49,29 +50,26 @@ struct name_value {
 };
 
 static const struct name_value tls_names[] = {
-	{ "starttls", CONF_TLS_STARTTLS },
-	{ "tls", CONF_TLS_IMPLICIT },
-	{ "none", CONF_TLS_NONE },
-	{ NULL, 0 },
+	{ "starttls", CONF_TLS_STARTTLS }, { "tls", CONF_TLS_IMPLICIT },
+	{ "none", CONF_TLS_NONE }, { NULL, 0 },
 };
 
 static const struct name_value mech_names[] = {
-	{ "auto", CONF_MECH_AUTO },
-	{ "plain", CONF_MECH_PLAIN },
-	{ "login", CONF_MECH_LOGIN },
-	{ "cram-md5", CONF_MECH_CRAM_MD5 },
-	{ "scram-sha-256", CONF_MECH_SCRAM_SHA_256 },
-	{ "xoauth2", CONF_MECH_XOAUTH2 },
-	{ "oauthbearer", CONF_MECH_OAUTHBEARER },
-	{ "none", CONF_MECH_NONE },
+	{ "auto", CONF_MECH_AUTO }, { "plain", CONF_MECH_PLAIN },
+	{ "login", CONF_MECH_LOGIN }, { "cram-md5", CONF_MECH_CRAM_MD5 },
+	{ "scram-sha-256", CONF_MECH_SCRAM_SHA_256 }, { "xoauth2", CONF_MECH_XOAUTH2 },
+	{ "oauthbearer", CONF_MECH_OAUTHBEARER }, { "none", CONF_MECH_NONE },
 	{ NULL, 0 },
 };
 
 static const struct name_value mode_names[] = {
-	{ "sync", CONF_MODE_SYNC },
-	{ "background", CONF_MODE_BACKGROUND },
-	{ "queue", CONF_MODE_QUEUE },
-	{ NULL, 0 },
+	{ "sync", CONF_MODE_SYNC }, { "background", CONF_MODE_BACKGROUND },
+	{ "queue", CONF_MODE_QUEUE }, { NULL, 0 },
+};
+
+static const struct name_value bool_names[] = {
+	{ "yes", 1 }, { "true", 1 }, { "on", 1 }, { "1", 1 },
+	{ "no", 0 }, { "false", 0 }, { "off", 0 }, { "0", 0 }, { NULL, 0 },
 };
 
 static const char *const section_names[] = {
@@ -207,25 +205,6 @@ static int parse_https(const struct setting *s)
 	return dup_into(s, s->value);
 }
 
-/* parse_bool - yes/no and its usual spellings */
-static int parse_bool(const struct setting *s)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1", NULL };
-	static const char *const no[] = { "no", "false", "off", "0", NULL };
-	bool *field = s->field;
-	for (size_t i = 0; yes[i] != NULL; i++) {
-		if (strcasecmp(s->value, yes[i]) == 0) {
-			*field = true;
-			return 0;
-		}
-		if (strcasecmp(s->value, no[i]) == 0) {
-			*field = false;
-			return 0;
-		}
-	}
-	return fail(s, "%s is not yes or no", s->shown);
-}
-
 /* parse_port - a TCP port number */
 static int parse_port(const struct setting *s)
 {
@@ -276,20 +255,14 @@ static int parse_retry(const struct setting *s)
 	char first[64];
 	unsigned lo, hi;
 	const char *dots = strstr(s->value, "..");
-	if (dots == NULL) {
-		if (conf_parse_duration(s->value, &lo) < 0)
-			return fail(s, "%s %s", s->shown, usage);
-		hi = lo;
-	} else {
-		size_t n = (size_t)(dots - s->value);
-		if (n >= sizeof first)
-			return fail(s, "%s %s", s->shown, usage);
-		memcpy(first, s->value, n);
-		first[n] = '\0';
-		if (conf_parse_duration(first, &lo) < 0 ||
-		    conf_parse_duration(dots + 2, &hi) < 0)
-			return fail(s, "%s %s", s->shown, usage);
-	}
+	size_t n = dots != NULL ? (size_t)(dots - s->value) : strlen(s->value);
+	if (n >= sizeof first)
+		return fail(s, "%s %s", s->shown, usage);
+	memcpy(first, s->value, n);
+	first[n] = '\0';
+	if (conf_parse_duration(first, &lo) < 0 ||
+	    conf_parse_duration(dots != NULL ? dots + 2 : first, &hi) < 0)
+		return fail(s, "%s %s", s->shown, usage);
 	if (lo == 0)
 		return fail(s, "%s: the first retry must be later than 0", s->shown);
 	if (lo > hi)
@@ -344,6 +317,16 @@ static int fail_choice(const struct setting *s, const struct name_value *t)
 	return -1;
 }
 
+/* parse_bool - yes/no and its usual spellings */
+static int parse_bool(const struct setting *s)
+{
+	int v;
+	if (lookup(bool_names, s->value, &v) < 0)
+		return fail(s, "%s is not yes or no", s->shown);
+	*(bool *)s->field = v != 0;
+	return 0;
+}
+
 /* parse_tls - [smarthost] tls */
 static int parse_tls(const struct setting *s)
 {
@@ -375,49 +358,44 @@ static int parse_mode(const struct setting *s)
 }
 
 #define AT(member) offsetof(struct conf, member)
+/* a key whose name is its field's name in struct conf */
+#define KEY(section, key, parse, flags) \
+	{ #section, #key, parse, AT(section.key), flags }
 
 /* every key but [aliases], whose keys are the user's own names */
 static const struct conf_key conf_keys[] = {
-	{ "smarthost", "host", parse_host, AT(smarthost.host), 0 },
-	{ "smarthost", "port", parse_port, AT(smarthost.port), 0 },
-	{ "smarthost", "tls", parse_tls, AT(smarthost.tls), 0 },
-	{ "smarthost", "tls_verify", parse_bool, AT(smarthost.tls_verify), 0 },
-	{ "smarthost", "tls_ca_file", parse_path, AT(smarthost.tls_ca_file), 0 },
-	{ "smarthost", "tls_fingerprint", parse_fingerprint,
-	  AT(smarthost.tls_fingerprint), 0 },
-	{ "smarthost", "tls_cert_file", parse_path, AT(smarthost.tls_cert_file), 0 },
-	{ "smarthost", "tls_key_file", parse_path, AT(smarthost.tls_key_file), 0 },
-	{ "smarthost", "helo", parse_helo, AT(smarthost.helo), 0 },
-	{ "smarthost", "timeout", parse_timeout, AT(smarthost.timeout), 0 },
-	{ "auth", "mechanism", parse_mech, AT(auth.mechanism), 0 },
-	{ "auth", "user", parse_text, AT(auth.user), 0 },
-	{ "auth", "password", parse_text, AT(auth.password), KEY_SECRET },
-	{ "auth", "password_file", parse_path, AT(auth.password_file), 0 },
-	{ "auth", "password_command", parse_text, AT(auth.password_command),
-	  KEY_SECRET },
-	{ "auth", "oauth2_token_url", parse_https, AT(auth.oauth2_token_url), 0 },
-	{ "auth", "oauth2_client_id", parse_text, AT(auth.oauth2_client_id), 0 },
-	{ "auth", "oauth2_client_secret", parse_text,
-	  AT(auth.oauth2_client_secret), KEY_SECRET },
-	{ "auth", "oauth2_client_secret_file", parse_path,
-	  AT(auth.oauth2_client_secret_file), 0 },
-	{ "auth", "oauth2_refresh_token", parse_text,
-	  AT(auth.oauth2_refresh_token), KEY_SECRET },
-	{ "auth", "oauth2_refresh_token_file", parse_path,
-	  AT(auth.oauth2_refresh_token_file), 0 },
-	{ "sender", "domain", parse_domain, AT(sender.domain), 0 },
-	{ "sender", "from", parse_address, AT(sender.from), 0 },
-	{ "sender", "allow_from_override", parse_bool,
-	  AT(sender.allow_from_override), 0 },
-	{ "sender", "rewrite_from", parse_bool, AT(sender.rewrite_from), 0 },
-	{ "sender", "aliases_file", parse_path_or_empty, AT(sender.aliases_file),
-	  KEY_EMPTY_OK },
-	{ "queue", "dir", parse_path, AT(queue.dir), 0 },
-	{ "queue", "mode", parse_mode, AT(queue.mode), 0 },
-	{ "queue", "retry", parse_retry, AT(queue.retry_min), 0 },
-	{ "queue", "max_age", parse_positive_duration, AT(queue.max_age), 0 },
-	{ "log", "syslog", parse_bool, AT(log.syslog), 0 },
-	{ "log", "file", parse_path, AT(log.file), 0 },
+	KEY(smarthost, host, parse_host, 0),
+	KEY(smarthost, port, parse_port, 0),
+	KEY(smarthost, tls, parse_tls, 0),
+	KEY(smarthost, tls_verify, parse_bool, 0),
+	KEY(smarthost, tls_ca_file, parse_path, 0),
+	KEY(smarthost, tls_fingerprint, parse_fingerprint, 0),
+	KEY(smarthost, tls_cert_file, parse_path, 0),
+	KEY(smarthost, tls_key_file, parse_path, 0),
+	KEY(smarthost, helo, parse_helo, 0),
+	KEY(smarthost, timeout, parse_timeout, 0),
+	KEY(auth, mechanism, parse_mech, 0),
+	KEY(auth, user, parse_text, 0),
+	KEY(auth, password, parse_text, KEY_SECRET),
+	KEY(auth, password_file, parse_path, 0),
+	KEY(auth, password_command, parse_text, KEY_SECRET),
+	KEY(auth, oauth2_token_url, parse_https, 0),
+	KEY(auth, oauth2_client_id, parse_text, 0),
+	KEY(auth, oauth2_client_secret, parse_text, KEY_SECRET),
+	KEY(auth, oauth2_client_secret_file, parse_path, 0),
+	KEY(auth, oauth2_refresh_token, parse_text, KEY_SECRET),
+	KEY(auth, oauth2_refresh_token_file, parse_path, 0),
+	KEY(sender, domain, parse_domain, 0),
+	KEY(sender, from, parse_address, 0),
+	KEY(sender, allow_from_override, parse_bool, 0),
+	KEY(sender, rewrite_from, parse_bool, 0),
+	KEY(sender, aliases_file, parse_path_or_empty, KEY_EMPTY_OK),
+	KEY(queue, dir, parse_path, 0),
+	KEY(queue, mode, parse_mode, 0),
+	{ "queue", "retry", parse_retry, AT(queue.retry_min), 0 },	/* and retry_max */
+	KEY(queue, max_age, parse_positive_duration, 0),
+	KEY(log, syslog, parse_bool, 0),
+	KEY(log, file, parse_path, 0),
 };
 
 /* find_key - the table row for section and key, or NULL */
@@ -859,6 +837,17 @@ static int check_auth(const struct load *ld)
 				"need it)") : 0;
 }
 
+/* is_loopback - a host that SPEC lets us authenticate to without TLS */
+static bool is_loopback(const char *host)
+{
+	unsigned char a[16];
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, &in6addr_loopback, 16) == 0;
+}
+
 /* check_conf - the rules that tie several keys together */
 static int check_conf(const struct load *ld)
 {
@@ -875,10 +864,10 @@ static int check_conf(const struct load *ld)
 			return report(ld, r->section, r->key, "cannot be set together "
 				      "with %s", r->other);
 	}
-	if (c->smarthost.tls == CONF_TLS_NONE && (c->smarthost.tls_ca_file ||
-	    c->smarthost.tls_fingerprint || c->smarthost.tls_cert_file))
-		return report(ld, "smarthost", "tls", "\"none\", but other tls_* keys "
-			      "are set");
+	if (c->smarthost.tls == CONF_TLS_NONE && c->auth.user != NULL &&
+	    c->auth.mechanism != CONF_MECH_NONE && !is_loopback(c->smarthost.host))
+		return report(ld, "smarthost", "tls", "\"none\": authentication "
+			      "without TLS is only allowed to a loopback address");
 	return check_auth(ld);
 }
 

@@ -5,6 +5,13 @@
  * Every key of every section is known to a table in conf.c; an unknown
  * section or key, a bad value or a missing required value is an error that
  * names the file and the key. Nothing is silently ignored.
+ *
+ * Also refused: a key given twice, a key outside any section, tls_cert_file
+ * without tls_key_file (and the reverse), AUTH with tls = none to a host
+ * that is not a loopback address, a secret without user, user without
+ * exactly one of password / password_file / password_command (or the
+ * complete oauth2_* set with mechanism xoauth2 or oauthbearer). "key =" with an empty value keeps the default, except
+ * aliases_file ("" turns it off) and [aliases] default.
  */
 #ifndef RELAYMAIL_CONF_H
 #define RELAYMAIL_CONF_H

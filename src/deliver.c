@@ -305,13 +305,15 @@ static void tally(struct queue_msg *m, const struct attempt *a, const struct smt
 			m->rcpt_done[a->idx[j]] = true;
 			break;
 		case SMTP_PERM:
-			rep->rejected++;
+			if (rep->rejected++ == 0) {
+				worst = &a->reply[j];
+				if (snprintf(rep->refused, sizeof rep->refused, "%s", a->addr[j]) < 0)
+					rep->refused[0] = '\0';
+			}
 			m->rcpt_done[a->idx[j]] = true;
-			worst = &a->reply[j];
 			break;
 		case SMTP_TEMP:
-			rep->deferred++;
-			if (worst == NULL)
+			if (rep->deferred++ == 0 && worst == NULL)
 				worst = &a->reply[j];
 			break;
 		}

@@ -27,6 +27,7 @@ struct deliver_report {
 	unsigned rejected;	/* recipients refused for good (5xx) */
 	bool tx_rejected;	/* MAIL, DATA or end of data refused for good */
 	struct smtp_reply reason;	/* the reply that explains the worst outcome */
+	char refused[256];	/* the first recipient refused for good, or "" */
 };
 
 /* deliver_new - a deliverer for c and q (both outlive it); NULL on ENOMEM */

@@ -70,6 +70,15 @@ static bool one_line(const char *s)
 	return true;
 }
 
+/* has_8bit - s holds a byte outside ASCII (an SMTPUTF8 address) */
+static bool has_8bit(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
 /* flush - hand the text built so far to the queue file */
 static int flush(struct dsn_writer *w)
 {
@@ -282,7 +291,10 @@ int dsn_bounce(struct queue *q, const struct conf *c, const struct queue_msg *m,
 		return fail(err, errlen, "bounce for %s: %s", m->id, strerror(e));
 	}
 	buf_free(&w.b);
-	if (queue_new_commit(q, &n, m->eightbit, &nm, err, errlen) < 0)
+	bool eightbit = m->eightbit || has_8bit(m->sender);
+	for (size_t i = 0; i < nfailed; i++)
+		eightbit = eightbit || has_8bit(failed[i].addr) || has_8bit(failed[i].reply.text);
+	if (queue_new_commit(q, &n, eightbit, &nm, err, errlen) < 0)
 		return -1;
 	memcpy(new_id, nm.id, QUEUE_ID_LEN + 1);
 	queue_release(&nm);	/* unlocked: the next queue run sends it */

@@ -453,6 +453,27 @@ static bool is_local_delivery(const char *p, size_t n)
 	       || (n >= 9 && strncasecmp(p, ":include:", 9) == 0);
 }
 
+/*
+ * unquote_whole - a target quoted as a whole in aliases(5) ("a@x") is the
+ * text inside; anything else is kept as written. malloc'd, NULL on ENOMEM.
+ */
+static char *unquote_whole(const char *p, size_t n)
+{
+	if (n < 2 || quoted_end(p, n) != n)
+		return strndup(p, n);
+	char *out = malloc(n);
+	size_t k = 0;
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 1; i + 1 < n; i++) {
+		if (p[i] == '\\' && i + 2 < n)
+			i++;
+		out[k++] = p[i];
+	}
+	out[k] = '\0';
+	return out;
+}
+
 /* deliver - hand one final address to the envelope or the caller */
 static int deliver(struct expansion *x, const char *addr)
 {
@@ -512,7 +533,11 @@ static int expand_targets(struct expansion *x, const char *name, const char *tar
 	while (next_target(targets, &pos, &p, &n)) {
 		if (n == 0 || is_local_delivery(p, n))
 			continue;
-		int r = rfc5322_parse_addresses(p, n, level_addr, &l, &why);
+		char *inner = unquote_whole(p, n);
+		if (inner == NULL)
+			return say(x->err, x->errlen, "out of memory");
+		int r = rfc5322_parse_addresses(inner, strlen(inner), level_addr, &l, &why);
+		free(inner);
 		if (r == -1)
 			return say(x->err, x->errlen, "alias %s: %s", name, why);
 		if (r < 0)
@@ -564,44 +589,44 @@ int envelope_add_rcpt(struct envelope *e, const char *addr, char *err, size_t er
 	return expand_addr(&x, addr, 0, true);
 }
 
-/* envelope_expand - what name expands to, for -bv */
-int envelope_expand(struct envelope *e, const char *name,
-		    int (*fn)(void *ctx, const char *addr), void *ctx,
-		    char *err, size_t errlen)
-{
-	struct expansion x = { .e = e, .fn = fn, .ctx = ctx, .err = err, .errlen = errlen };
-
-	return expand_addr(&x, name, 0, true);
-}
-
-struct list_ctx {
-	struct envelope *e;
-	char *err;
-	size_t errlen;
-};
-
 /* list_addr - rfc5322 callback: one address of a command-line list */
 static int list_addr(void *ctx, const char *addr)
 {
-	struct list_ctx *l = ctx;
-	return envelope_add_rcpt(l->e, addr, l->err, l->errlen);
+	return expand_addr(ctx, addr, 0, true);
 }
 
-/* envelope_add_list - "a@x, b@y" or "root,admin" from the command line */
-int envelope_add_list(struct envelope *e, const char *list, char *err, size_t errlen)
+/* expand_list - every address of a comma-separated argument through x */
+static int expand_list(struct expansion *x, const char *list)
 {
-	struct list_ctx l = { e, err, errlen };
 	const char *why = NULL;
 	size_t len = strlen(list);
 
 	/* the raw argument first: a CR or LF must not vanish as folding */
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)list[i];
-		if (c < 0x80 && c != '\t' && check_bytes(list + i, 1, err, errlen) < 0)
+		if (c < 0x80 && c != '\t' && check_bytes(list + i, 1, x->err, x->errlen) < 0)
 			return -1;
 	}
-	int r = rfc5322_parse_addresses(list, len, list_addr, &l, &why);
+	int r = rfc5322_parse_addresses(list, len, list_addr, x, &why);
 	if (r == -1)
-		return say(err, errlen, "bad address list: %s", why);
+		return say(x->err, x->errlen, "bad address list: %s", why);
 	return r < 0 ? -1 : 0;
+}
+
+/* envelope_add_list - "a@x, b@y" or "root,admin" from the command line */
+int envelope_add_list(struct envelope *e, const char *list, char *err, size_t errlen)
+{
+	struct expansion x = { .e = e, .err = err, .errlen = errlen };
+
+	return expand_list(&x, list);
+}
+
+/* envelope_expand - what an argument expands to, for -bv; lists are split too */
+int envelope_expand(struct envelope *e, const char *name,
+		    int (*fn)(void *ctx, const char *addr), void *ctx,
+		    char *err, size_t errlen)
+{
+	struct expansion x = { .e = e, .fn = fn, .ctx = ctx, .err = err, .errlen = errlen };
+
+	return expand_list(&x, name);
 }

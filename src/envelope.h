@@ -88,7 +88,9 @@ int envelope_add_list(struct envelope *e, const char *list, char *err, size_t er
 
 /*
  * envelope_expand - for -bv: call fn(ctx, addr) for every address name
- * expands to, without adding it anywhere. 0 or -1 with err.
+ * expands to, without adding it anywhere. name may be a comma-separated
+ * list, as with envelope_add_list. 0 or -1 with err (fn returning -1
+ * stops the walk and is an error too).
  */
 int envelope_expand(struct envelope *e, const char *name,
 		    int (*fn)(void *ctx, const char *addr), void *ctx,

@@ -43,8 +43,7 @@ struct io {
 };
 
 /* set_err - record the one-line reason of the last failure, made printable */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+__attribute__((format(printf, 3, 4)))
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	char raw[IO_ERR_MAX];
@@ -123,7 +122,7 @@ static void format_addr(const struct sockaddr *sa, char *addr, size_t addrlen, u
 		*port = ntohs(s6->sin6_port);
 	}
 	if (a == NULL || inet_ntop(sa->sa_family, a, addr, (socklen_t)addrlen) == NULL)
-		snprintf(addr, addrlen, "unknown");
+		log_printable("unknown", 7, addr, addrlen);
 }
 
 /* is_loopback - 127.0.0.0/8, ::1, and 127/8 mapped into IPv6 */
@@ -145,6 +144,9 @@ static bool is_loopback(const struct sockaddr *sa)
 /* io_new - the io for a connected socket, its peer described for messages */
 static struct io *io_new(int fd, const char *host, const struct sockaddr *sa, unsigned timeout)
 {
+	/* io_connect checks the length; io_from_fd's label is cut if need be */
+	if (strlen(host) >= IO_HOST_MAX)
+		host = "peer";
 	struct io *io = malloc(sizeof *io);
 	if (io == NULL)
 		return NULL;
@@ -156,7 +158,7 @@ static struct io *io_new(int fd, const char *host, const struct sockaddr *sa, un
 	io->broken = false;
 	io->rpos = io->rlen = io->wlen = 0;
 	io->err[0] = '\0';
-	snprintf(io->host, sizeof io->host, "%s", host);
+	memcpy(io->host, host, strlen(host) + 1);
 	int n;
 	if (sa != NULL) {
 		char addr[INET6_ADDRSTRLEN + 8];
@@ -166,7 +168,7 @@ static struct io *io_new(int fd, const char *host, const struct sockaddr *sa, un
 	} else {
 		n = snprintf(io->peer, sizeof io->peer, "%s", io->host);
 	}
-	if (n < 0)
+	if (n < 0 || (size_t)n >= sizeof io->peer)	/* cannot happen: the sizes allow for it */
 		io->peer[0] = '\0';
 	return io;
 }
@@ -267,8 +269,11 @@ struct io *io_from_fd(int fd, const char *name, unsigned timeout)
 	if (fl >= 0)
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
-	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+		int one = 1;
 		sa = (const struct sockaddr *)&ss;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	}
 	struct io *io = io_new(fd, name != NULL ? name : "peer", sa, timeout);
 	if (io == NULL)
 		close(fd);
@@ -433,7 +438,8 @@ int io_read_line(struct io *io, struct buf *line)
 			if (len > IO_LINE_MAX)
 				return too_long(io);
 			if (buf_append(line, io->rbuf + io->rpos, len) < 0) {
-				set_err(io->err, sizeof io->err, "server line does not fit in memory");
+				set_err(io->err, sizeof io->err,
+					"server sent a line longer than %zu bytes", line->max);
 				io->broken = true;
 				return -1;
 			}

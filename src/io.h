@@ -21,10 +21,10 @@ struct io;
 struct tls_cache;	/* tls.h: saved TLS sessions (issue 6) */
 
 struct io_tls {
-	const char *servername;	/* SNI and the name the certificate must match */
+	const char *servername;	/* SNI and the name the certificate must match; NULL: the host connected to */
 	bool verify;		/* chain + host name, by OpenSSL */
 	const char *ca_file;	/* NULL: the system trust store */
-	const char *fingerprint;	/* NULL or 64 hex digits: SHA-256 of the leaf cert */
+	const char *fingerprint;	/* NULL or 64 hex digits (colons allowed): SHA-256 of the leaf cert's DER */
 	const char *cert_file;	/* NULL or client certificate (PEM) */
 	const char *key_file;	/* NULL: the key is in cert_file */
 	const struct tls_cache *cache;	/* NULL: no session resumption */
@@ -33,8 +33,10 @@ struct io_tls {
 /*
  * io_connect - resolve host (getaddrinfo, AF_UNSPEC) and try every address
  * in turn, each with timeout seconds, until one connects. TCP_NODELAY is
- * set. Result: a new io, or NULL with err ("connect to
- * host[192.0.2.1]:587: Connection refused"; the last address's error).
+ * set; timeout is also the first per-step deadline (see io_set_timeout).
+ * Result: a new io, or NULL with err ("connect to host[192.0.2.1]:587:
+ * Connection refused"; the last address's error, or "host: name lookup
+ * failed: ...").
  */
 struct io *io_connect(const char *host, unsigned port, unsigned timeout, char *err, size_t errlen);
 
@@ -42,15 +44,16 @@ struct io *io_connect(const char *host, unsigned port, unsigned timeout, char *e
  * io_from_fd - an io over an already connected stream socket (made
  * non-blocking; owned by the io from now on, even on failure). name is
  * shown as the peer ("name[address]:port", or name alone when the socket
- * has no IP address). Used by tests and by callers that connect
- * themselves. NULL only when out of memory.
+ * has no IP address; a name of 256 bytes or more shows as "peer"). Used
+ * by tests and by callers that connect themselves. NULL only when out of
+ * memory.
  */
 struct io *io_from_fd(int fd, const char *name, unsigned timeout);
 
 /* io_peer - "host[address]:port" of the connected peer */
 const char *io_peer(const struct io *io);
 
-/* io_peer_is_loopback - the connected address is 127/8 or ::1 */
+/* io_peer_is_loopback - the connected address is 127/8, ::1 or ::ffff:127/104 */
 bool io_peer_is_loopback(const struct io *io);
 
 /* io_set_timeout - deadline in seconds for each following read, flush or handshake (0: none) */
@@ -60,7 +63,9 @@ void io_set_timeout(struct io *io, unsigned seconds);
  * io_start_tls - TLS handshake (TLS 1.2 minimum) over the connection, then
  * certificate checks per t. Fails if unread input is pending (the caller
  * must check io_pending first, see STARTTLS injection). 0, or -1 with
- * io_error saying why (the verification failure reason included).
+ * io_error saying why (the verification failure reason included); after
+ * a failed handshake the io can only be closed. Queued output is flushed
+ * first; the handshake has one io_set_timeout deadline.
  */
 int io_start_tls(struct io *io, const struct io_tls *t);
 
@@ -76,7 +81,8 @@ size_t io_pending(const struct io *io);
 /*
  * io_read_line - the next line, without its CRLF (or LF), into line
  * (reset first). 1: a line; 0: the peer closed; -1: timeout, error, or a
- * line longer than IO_LINE_MAX (io_error says which).
+ * line longer than IO_LINE_MAX (io_error says which; after an over-long
+ * line every further read fails). Memory: the fixed read buffer only.
  */
 int io_read_line(struct io *io, struct buf *line);
 

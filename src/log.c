@@ -64,6 +64,7 @@ char *log_printable(const char *in, size_t n, char *out, size_t outlen)
 }
 
 /* vline - format, make printable, print "progname: text" on stderr */
+static void vline(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static void vline(const char *fmt, va_list ap)
 {
 	char raw[2048], safe[2048];

@@ -2,7 +2,6 @@
 #include "message.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,11 +206,9 @@ static size_t field_name_len(const char *line, size_t len)
 /* headers_init - an empty header block */
 static void headers_init(struct message_headers *h)
 {
+	*h = (struct message_headers){ .f = NULL };
 	buf_init(&h->raw, MESSAGE_HEADER_MAX);
 	buf_init(&h->added, ADDED_MAX);
-	h->f = NULL;
-	h->n = 0;
-	h->cap = 0;
 }
 
 /* message_headers_free - release the header block */
@@ -221,8 +218,7 @@ void message_headers_free(struct message_headers *h)
 	buf_free(&h->added);
 	free(h->f);
 	h->f = NULL;
-	h->n = 0;
-	h->cap = 0;
+	h->n = h->cap = 0;
 }
 
 /* set_err - the one-line reason; always returns -1 */
@@ -254,19 +250,16 @@ static int field_add(struct message_headers *h, size_t off, size_t namelen)
 		h->f = f;
 		h->cap = cap;
 	}
-	h->f[h->n].off = off;
-	h->f[h->n].len = 0;
-	h->f[h->n].namelen = namelen;
-	h->f[h->n].removed = false;
-	h->n++;
+	h->f[h->n++] = (struct message_field){ .off = off, .namelen = namelen };
 	return 0;
 }
 
 /*
- * fold_line - the header line at *ls is full: break it before its last
- * white space after min (so that no line is blank), else with CRLF SP.
+ * fold_line - the header line at *ls is full and c comes next: break it
+ * before its last white space after min (c's own, when it is one) so that
+ * no line is blank; where there is none, with CRLF SP.
  */
-static int fold_line(struct buf *raw, size_t *ls, size_t min)
+static int fold_line(struct buf *raw, size_t *ls, size_t min, char c)
 {
 	size_t end = raw->len;
 	size_t first = *ls;
@@ -274,9 +267,10 @@ static int fold_line(struct buf *raw, size_t *ls, size_t min)
 		first++;
 	if (min < first + 1)
 		min = first + 1;
-	size_t p = end;
-	while (p > min && !is_wsp(raw->data[p - 1]))
-		p--;
+	size_t p = end + 1;
+	if (!is_wsp(c))
+		while (--p > min && !is_wsp(raw->data[p - 1]))
+			;
 	if (p > min) {
 		p--;
 		if (buf_append(raw, "\r\n", 2) < 0)
@@ -308,7 +302,7 @@ static int fold_rest(struct message_reader *r, struct buf *raw, size_t ls,
 		if (s == 0)
 			return set_err(err, errlen, "NUL byte in header line", lineno);
 		if (raw->len - ls == MESSAGE_LINE_MAX) {
-			if (fold_line(raw, &ls, min) < 0)
+			if (fold_line(raw, &ls, min, (char)s) < 0)
 				return size_err(err, errlen);
 			min = ls + 1;
 		}
@@ -419,16 +413,11 @@ const char *message_field_value(const struct message_headers *h, size_t i, size_
 	const char *colon = memchr(p, ':', f->len);
 	size_t n = f->len - 2 - (size_t)(colon + 1 - p);	/* final CRLF off */
 	p = colon + 1;
-	for (;;) {
-		if (n > 0 && is_wsp(*p)) {
-			p++;
-			n--;
-		} else if (n >= 3 && p[0] == '\r' && p[1] == '\n' && is_wsp(p[2])) {
-			p += 2;
-			n -= 2;
-		} else {
-			break;
-		}
+	/* white space, and a fold right after the colon */
+	while ((n > 0 && is_wsp(*p)) || (n >= 3 && p[0] == '\r' && p[1] == '\n' && is_wsp(p[2]))) {
+		size_t k = is_wsp(*p) ? 1 : 2;
+		p += k;
+		n -= k;
 	}
 	*len = n;
 	return p;
@@ -504,35 +493,23 @@ static int body_flush(struct body_out *b)
 	return rc;
 }
 
-/* body_put - one content byte, splitting a line that reached 998 octets */
-static int body_put(struct body_out *b, char c)
+/* body_put - a content byte, or with c < 0 the line's end; splits at 998 octets */
+static int body_put(struct body_out *b, int c)
 {
 	if (b->len + 3 > sizeof b->buf) {
 		int rc = body_flush(b);
 		if (rc != 0)
 			return rc;
 	}
-	if (b->col == MESSAGE_LINE_MAX) {
+	if (c < 0 || b->col == MESSAGE_LINE_MAX) {
 		b->buf[b->len++] = '\r';
 		b->buf[b->len++] = '\n';
 		b->col = 0;
+		if (c < 0)
+			return 0;
 	}
-	b->buf[b->len++] = c;
+	b->buf[b->len++] = (char)c;
 	b->col++;
-	return 0;
-}
-
-/* body_eol - end the current output line */
-static int body_eol(struct body_out *b)
-{
-	if (b->len + 2 > sizeof b->buf) {
-		int rc = body_flush(b);
-		if (rc != 0)
-			return rc;
-	}
-	b->buf[b->len++] = '\r';
-	b->buf[b->len++] = '\n';
-	b->col = 0;
 	return 0;
 }
 
@@ -548,7 +525,7 @@ static int body_loop(struct message_reader *r, struct body_out *b)
 			/* a last line without line ending gets one; a lone dot ends all */
 			if (held_dot)
 				return 0;
-			return b->col > 0 ? body_eol(b) : 0;
+			return b->col > 0 ? body_put(b, -1) : 0;
 		}
 		bool line_start = r->at_line_start;
 		reader_take(r, s);
@@ -558,16 +535,16 @@ static int body_loop(struct message_reader *r, struct body_out *b)
 				reader_stop(r);
 				return 0;
 			}
-			rc = body_eol(b);
+			rc = body_put(b, -1);
 		} else if (held_dot) {
 			held_dot = false;
 			rc = body_put(b, '.');
 			if (rc == 0)
-				rc = body_put(b, (char)s);
+				rc = body_put(b, s);
 		} else if (line_start && s == '.' && r->dot_ends) {
 			held_dot = true;
 		} else {
-			rc = body_put(b, (char)s);
+			rc = body_put(b, s);
 		}
 		if (rc != 0)
 			return rc;
@@ -578,11 +555,7 @@ static int body_loop(struct message_reader *r, struct body_out *b)
 int message_copy_body(struct message_reader *r,
 		      int (*out)(void *ctx, const void *p, size_t n), void *ctx)
 {
-	struct body_out b;
-	b.len = 0;
-	b.col = 0;
-	b.out = out;
-	b.ctx = ctx;
+	struct body_out b = { .out = out, .ctx = ctx };
 	if (!r->first_line_done && skip_mbox_from(r) < 0)
 		return -2;
 	if (r->pending.len > 0) {
@@ -601,12 +574,6 @@ int message_copy_body(struct message_reader *r,
 	return rc;
 }
 
-/* has_line_break - CR or LF that must never reach a header unasked */
-static bool has_line_break(const char *s)
-{
-	return strpbrk(s, "\r\n") != NULL;
-}
-
 /* last_line_len - octets after the last CRLF in b */
 static size_t last_line_len(const struct buf *b)
 {
@@ -616,14 +583,12 @@ static size_t last_line_len(const struct buf *b)
 	return b->len - i;
 }
 
-/* random_hex - n random bytes from the kernel as 2n hex digits; 0 or -1 */
-static int random_hex(char *hex, size_t n)
+/* random_hex - 8 random bytes from the kernel as 16 hex digits; 0 or -1 */
+static int random_hex(char hex[17])
 {
 	static const char digits[] = "0123456789ABCDEF";
-	unsigned char rnd[16];
-	size_t got = 0;
-	if (n > sizeof rnd)
-		return -1;
+	unsigned char rnd[8];
+	size_t got = 0, n = sizeof rnd;
 	while (got < n) {
 		ssize_t k = getrandom(rnd + got, n - got, 0);
 		if (k < 0 && errno == EINTR)
@@ -665,8 +630,8 @@ static int add_date(struct buf *b, time_t now)
 static int add_message_id(struct buf *b, time_t now, const char *domain)
 {
 	struct tm tm;
-	char hex[33];
-	if (gmtime_r(&now, &tm) == NULL || random_hex(hex, 8) < 0)
+	char hex[17];
+	if (gmtime_r(&now, &tm) == NULL || random_hex(hex) < 0)
 		return -1;
 	return buf_printf(b, "Message-ID: <%04d%02d%02d%02d%02d%02d.%s@%s>\r\n",
 			  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
@@ -759,10 +724,10 @@ static int put_angle_addr(struct buf *b, const char *addr)
 }
 
 /*
- * phrase_of - the display name of the first mailbox in a From: value, as
- * written (quotes, encoded words and folding kept), or len 0 when none.
+ * phrase_len - length of the display name that starts a From: value, as
+ * written (quotes, encoded words and folding kept); 0 when there is none.
  */
-static const char *phrase_of(const char *v, size_t n, size_t *len)
+static size_t phrase_len(const char *v, size_t n)
 {
 	bool quoted = false;
 	int depth = 0;
@@ -779,28 +744,31 @@ static const char *phrase_of(const char *v, size_t n, size_t *len)
 			depth -= c == ')';
 		} else if (c == '"') {
 			quoted = true;
-		} else if (c == '<' || c == ',' || c == ';') {
+		} else if (c == '<' || c == ',' || c == ';' || c == ':') {
 			break;
 		}
 	}
-	*len = 0;
 	if (i >= n || v[i] != '<')
-		return v;
+		return 0;
 	while (i > 0 && (is_wsp(v[i - 1]) || v[i - 1] == '\r' || v[i - 1] == '\n'))
 		i--;
-	*len = i;
-	return v;
+	return i;
 }
 
 /* rewrite_from - the first From: gets addr, keeping its display name; others go */
 static int rewrite_from(struct message_headers *h, long i, const char *addr)
 {
-	size_t vlen, plen;
-	const char *v = message_field_value(h, (size_t)i, &vlen);
-	const char *phrase = phrase_of(v, vlen, &plen);
+	size_t vlen;
+	const char *phrase = message_field_value(h, (size_t)i, &vlen);
+	size_t plen = phrase_len(phrase, vlen);
 	struct buf nf;
 	buf_init(&nf, ADDED_MAX);
 	int rc = buf_puts(&nf, "From:");
+	/* a name that was folded onto its own line may be too long for the first one */
+	const char *eol = memchr(phrase, '\r', plen);
+	size_t first = eol != NULL ? (size_t)(eol - phrase) : plen;
+	if (rc == 0 && plen > 0 && first + 6 > MESSAGE_LINE_MAX)
+		rc = buf_puts(&nf, "\r\n");
 	if (rc == 0 && plen > 0)
 		rc = buf_putc(&nf, ' ') < 0 || buf_append(&nf, phrase, plen) < 0 ||
 		     put_angle_addr(&nf, addr) < 0 ? -1 : 0;
@@ -840,8 +808,9 @@ int message_complete_headers(struct message_headers *h, const struct message_com
 {
 	const char *domain = mc->domain != NULL && mc->domain[0] != '\0' ? mc->domain : "localhost";
 	const char *sender = mc->sender != NULL ? mc->sender : "";
-	if (has_line_break(domain) || has_line_break(sender) ||
-	    (mc->full_name != NULL && has_line_break(mc->full_name)) ||
+	/* checked by the front end already; a header must never get a line break from us */
+	if (strpbrk(domain, "\r\n") || strpbrk(sender, "\r\n") ||
+	    (mc->full_name != NULL && strpbrk(mc->full_name, "\r\n")) ||
 	    strlen(domain) > ADDR_MAX / 2 || strlen(sender) > ADDR_MAX)
 		return -1;
 	char null_sender[ADDR_MAX / 2 + 16];

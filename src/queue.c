@@ -60,6 +60,8 @@
 #define ENV_MAX (64u * 1024 * 1024)	/* envelope block; 10000 long addresses fit */
 #define STATE_MAX (4u * 1024 * 1024)
 #define ERROR_MAX 1000			/* bytes of error text kept */
+/* the largest time stamp read from a file: whatever time_t can hold */
+#define TIME_LIMIT (sizeof(time_t) >= 8 ? (unsigned long long)INT64_MAX : (unsigned long long)INT32_MAX)
 
 /* fail - put a formatted message in err and return -1 */
 __attribute__((format(printf, 3, 4)))
@@ -112,6 +114,9 @@ int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t 
 		goto bad;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		*fds[i] = open_subdir(q->dirfd, names[i], create);
+		/* a spool never written to (mailq on a fresh install): nothing queued */
+		if (*fds[i] < 0 && !create && errno == ENOENT)
+			continue;
 		if (*fds[i] < 0) {
 			int e = errno;
 			fail(err, errlen, "%s/%s: %s", dir, names[i], strerror(e));
@@ -155,19 +160,19 @@ static int write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
-/* safe_value - true when s may be a spool value: no control characters */
-static bool safe_value(const char *s)
+/* has_control - s (n bytes) holds a control character: never a spool value */
+static bool has_control(const char *s, size_t n)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return false;
-	return true;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return true;
+	return false;
 }
 
 /* put_field - append "key value\n", refusing a value that could break lines */
 static int put_field(struct buf *b, const char *key, const char *value)
 {
-	if (!safe_value(value)) {
+	if (has_control(value, strlen(value))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -336,7 +341,10 @@ int queue_new_commit(struct queue *q, struct queue_new *n, bool eightbit,
 	if (move_noreplace(q->tmpfd, n->tmpname, q->qfd, n->id) < 0)
 		goto bad;
 	what = "fsync q/";
-	if (fsync(q->qfd) < 0 || load(q, n->fd, n->id, m, err, errlen) < 0) {
+	int synced = fsync(q->qfd);
+	if (synced == 0)
+		what = "read back";
+	if (synced < 0 || load(q, n->fd, n->id, m, err, errlen) < 0) {
 		/* not known durable, so not committed: take it back out */
 		int e = errno;
 		unlinkat(q->qfd, n->id, 0);
@@ -398,20 +406,11 @@ static int parse_number(const char *s, size_t len, unsigned long long max,
 	return 0;
 }
 
-/* max_time - the largest time_t value we accept from a file */
-static unsigned long long max_time(void)
-{
-	return sizeof(time_t) >= 8 ? (unsigned long long)INT64_MAX : (unsigned long long)INT32_MAX;
-}
-
 /* dup_value - copy a value, refusing control characters */
 static int dup_value(const char *v, size_t len, char **out)
 {
-	if (*out != NULL)
-		return -1;	/* given twice */
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
-			return -1;
+	if (*out != NULL || has_control(v, len))
+		return -1;	/* given twice, or unsafe */
 	*out = strndup(v, len);
 	return *out != NULL ? 0 : -1;
 }
@@ -456,7 +455,7 @@ static int env_field(struct queue_msg *m, const char *key, size_t klen, const ch
 		return queue_valid_id(m->id) ? 0 : -1;
 	}
 	if (key_is(key, klen, "arrival")) {
-		if ((*seen & 2) || parse_number(v, vlen, max_time(), &n) < 0)
+		if ((*seen & 2) || parse_number(v, vlen, TIME_LIMIT, &n) < 0)
 			return -1;
 		m->arrival = (time_t)n;
 		*seen |= 2;
@@ -496,7 +495,7 @@ static int state_field(struct queue_msg *m, const char *key, size_t klen, const 
 		return 0;
 	}
 	if (key_is(key, klen, "next")) {
-		if (parse_number(v, vlen, max_time(), &n) < 0)
+		if (parse_number(v, vlen, TIME_LIMIT, &n) < 0)
 			return -1;
 		m->next_try = (time_t)n;
 		return 0;
@@ -601,30 +600,23 @@ static int read_envelope(int fd, struct buf *b, size_t *envlen)
 static int read_state(struct queue *q, const char *id, struct buf *b, bool *found)
 {
 	*found = false;
-	int fd = openat(q->sfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (q->sfd < 0)
+		return 0;
+	int fd = openat(q->sfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	struct stat st;
 	char chunk[8192];
-	int ret = -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		goto out;
-	for (;;) {
-		ssize_t r = read(fd, chunk, sizeof(chunk));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto out;
-		if (r == 0)
-			break;
-		if (buf_append(b, chunk, (size_t)r) < 0)
-			goto out;
+	ssize_t r = -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* ends with r == 0 at EOF; r > 0 when the buffer is full */
+		while ((r = read(fd, chunk, sizeof(chunk))) > 0 || (r < 0 && errno == EINTR))
+			if (r > 0 && buf_append(b, chunk, (size_t)r) < 0)
+				break;
 	}
-	*found = true;
-	ret = 0;
-out:
+	*found = r == 0;
 	close(fd);
-	return ret;
+	return r == 0 ? 0 : -1;
 }
 
 /* load - read and parse envelope and state of the open message fd */
@@ -688,6 +680,23 @@ static enum queue_lock_result check_file(struct queue *q, int fd, const char *id
 	return QUEUE_LOCKED;
 }
 
+/*
+ * try_lock - non-blocking flock; an exclusive attempt is retried briefly,
+ * because mailq's shared-lock probe may hold the file for a few
+ * microseconds and must not make a runner skip a message.
+ */
+static int try_lock(int fd, bool exclusive)
+{
+	for (int tries = 0;; tries++) {
+		if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK || !exclusive || tries == 2)
+			return -1;
+		struct timespec wait = { 0, 10 * 1000 * 1000 };
+		nanosleep(&wait, NULL);
+	}
+}
+
 /* open_msg - open q/ID, lock it as asked, check and load it */
 static enum queue_lock_result open_msg(struct queue *q, const char *id, bool exclusive,
 				       struct queue_msg *m, char *err, size_t errlen)
@@ -697,7 +706,8 @@ static enum queue_lock_result open_msg(struct queue *q, const char *id, bool exc
 		fail(err, errlen, "invalid queue id");
 		return QUEUE_ERROR;
 	}
-	int fd = openat(q->qfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a planted FIFO must not hang us before fstat sees it */
+	int fd = openat(q->qfd, id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return QUEUE_GONE;
@@ -705,7 +715,7 @@ static enum queue_lock_result open_msg(struct queue *q, const char *id, bool exc
 		return QUEUE_ERROR;
 	}
 	bool busy = false;
-	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+	if (try_lock(fd, exclusive) < 0) {
 		if (errno != EWOULDBLOCK) {
 			fail(err, errlen, "q/%s: lock: %s", id, strerror(errno));
 			close(fd);
@@ -864,6 +874,16 @@ out:
 	return ret;
 }
 
+/* open_dir - a DIR stream of our own over the directory dirfd */
+static DIR *open_dir(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL && fd >= 0)
+		close(fd);
+	return d;
+}
+
 /* cmp_id - qsort order of ids: time-prefixed, so oldest first */
 static int cmp_id(const void *a, const void *b)
 {
@@ -873,14 +893,11 @@ static int cmp_id(const void *a, const void *b)
 /* queue_walk - every committed message, oldest first */
 int queue_walk(struct queue *q, int (*fn)(void *ctx, const char *id), void *ctx)
 {
-	int fd = openat(q->qfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (q->qfd < 0)
+		return 0;	/* no q/ yet: see queue_open */
+	DIR *d = open_dir(q->qfd);
+	if (d == NULL)
 		return -1;
-	DIR *d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return -1;
-	}
 	char (*ids)[QUEUE_ID_LEN + 1] = NULL;
 	size_t n = 0, cap = 0;
 	int ret = 0;
@@ -935,14 +952,9 @@ static void clean_one(struct queue *q, const char *name, time_t cutoff)
 /* queue_clean_tmp - remove temp files of dead writers */
 void queue_clean_tmp(struct queue *q, time_t age)
 {
-	int fd = openat(q->tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *d = q->tmpfd >= 0 ? open_dir(q->tmpfd) : NULL;
+	if (d == NULL)
 		return;
-	DIR *d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return;
-	}
 	time_t cutoff = time(NULL) - age;
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL)

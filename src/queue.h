@@ -75,7 +75,9 @@ enum queue_lock_result { QUEUE_LOCKED, QUEUE_BUSY, QUEUE_GONE, QUEUE_ERROR };
 
 /*
  * queue_open - open (creating when create and allowed) the spool at dir.
- * 0, or -1 with err naming the path and the problem.
+ * 0, or -1 with err naming the path and the problem. Without create, a
+ * missing subdirectory is a spool never written to: its fd is -1 and
+ * queue_walk finds nothing (mailq on a fresh install says it is empty).
  */
 int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t errlen);
 void queue_close(struct queue *q);

@@ -36,6 +36,14 @@ bool rfc5322_name_is(const char *name, size_t namelen, const char *want);
  * such as "root") is passed as it is. Group names and empty groups yield
  * nothing.
  *
+ * Tolerated: empty items and stray commas, ';' outside a group, a group
+ * without its ';', anything after a complete <...> (ignored), RFC 2047
+ * encoded words in display names (taken whole, commas and all), 8-bit
+ * display names. An unquoted Outlook "Doe, John <j@x>" yields "Doe" and
+ * "j@x". Refused (-1): words around an address without <> ("John a@x",
+ * "a@x junk"), more than one '@', an empty local part or domain label,
+ * control characters or NUL outside quoted strings, NUL anywhere.
+ *
  * Result: the number of addresses found; -1 when the list is malformed
  * beyond recovery (unbalanced quote or angle bracket, address longer than
  * RFC5322_ADDR_MAX), *why then naming the problem (static text); -2 when

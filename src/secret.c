@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -118,40 +119,47 @@ static int spawn_shell(const char *cmd, pid_t *pid, int *out_fd)
 	return 0;
 }
 
+/* the running password_command */
+struct helper {
+	pid_t pid;
+	int fd;		/* the read end of its standard output */
+	bool reaped;	/* it has exited and status holds how */
+	int status;
+};
+
 /*
- * read_output - everything the command prints, up to SECRET_READ_MAX and
- * the deadline. Result 0, or -1 with what went wrong in *problem.
+ * read_output - what the command prints until it closes its output or has
+ * exited (a daemon it started may hold the pipe open for ever), at most
+ * SECRET_READ_MAX bytes within SECRET_COMMAND_SECONDS. 0, or -1 and why.
  */
-static int read_output(int fd, struct buf *raw, const char **problem)
+static int read_output(struct helper *h, struct buf *raw, const char **problem)
 {
 	char chunk[4096];
 	time_t deadline = time(NULL) + SECRET_COMMAND_SECONDS;
 	int r = 0;
 	for (;;) {
-		time_t now = time(NULL);
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		int ready = now >= deadline ? 0 :
-			    poll(&p, 1, (int)(deadline - now) * 1000);
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready <= 0) {
-			*problem = ready == 0 ? "did not finish within 60 seconds" :
-				   "cannot read its output";
+		if (!h->reaped && time(NULL) >= deadline) {
+			*problem = "did not finish within 60 seconds";
 			r = -1;
 			break;
 		}
-		ssize_t got = read(fd, chunk, sizeof chunk);
+		struct pollfd p = { .fd = h->fd, .events = POLLIN };
+		int ready = poll(&p, 1, h->reaped ? 0 : 200);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready == 0 && h->reaped)
+			break;	/* everything it wrote before exiting is read */
+		if (ready == 0) {
+			h->reaped = waitpid(h->pid, &h->status, WNOHANG) == h->pid;
+			continue;
+		}
+		ssize_t got = ready < 0 ? -1 : read(h->fd, chunk, sizeof chunk);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got == 0)
 			break;
-		if (got < 0) {
-			*problem = "cannot read its output";
-			r = -1;
-			break;
-		}
-		if (buf_append(raw, chunk, (size_t)got) < 0) {
-			*problem = "printed more than 64 KiB";
+		*problem = got < 0 ? "cannot read its output" : "printed more than 64 KiB";
+		if (got < 0 || buf_append(raw, chunk, (size_t)got) < 0) {
 			r = -1;
 			break;
 		}
@@ -163,20 +171,18 @@ static int read_output(int fd, struct buf *raw, const char **problem)
 /* run_command - the first line printed by password_command */
 static int run_command(const char *cmd, struct buf *out, char *err, size_t errlen)
 {
-	pid_t pid;
-	int fd;
-	if (spawn_shell(cmd, &pid, &fd) < 0)
+	struct helper h = { .reaped = false };
+	if (spawn_shell(cmd, &h.pid, &h.fd) < 0)
 		return say(err, errlen, "[auth] password_command: cannot run "
 			   "/bin/sh: %s", strerror(errno));
 	struct buf raw;
 	buf_init(&raw, SECRET_READ_MAX);
 	const char *problem = NULL;
-	int r = read_output(fd, &raw, &problem);
-	close(fd);
-	if (r < 0)
-		kill(pid, SIGKILL);	/* our own child, stuck or too talkative */
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0) {
+	int r = read_output(&h, &raw, &problem);
+	close(h.fd);
+	if (r < 0 && !h.reaped)
+		kill(h.pid, SIGKILL);	/* our own child, stuck or too talkative */
+	while (!h.reaped && waitpid(h.pid, &h.status, 0) < 0) {
 		if (errno != EINTR) {
 			r = -1;
 			problem = problem ? problem : "lost track of it";
@@ -185,12 +191,12 @@ static int run_command(const char *cmd, struct buf *out, char *err, size_t errle
 	}
 	if (r < 0)
 		r = say(err, errlen, "[auth] password_command: %s", problem);
-	else if (WIFSIGNALED(status))
+	else if (WIFSIGNALED(h.status))
 		r = say(err, errlen, "[auth] password_command: killed by signal %d",
-			WTERMSIG(status));
-	else if (WEXITSTATUS(status) != 0)
+			WTERMSIG(h.status));
+	else if (WEXITSTATUS(h.status) != 0)
 		r = say(err, errlen, "[auth] password_command: exited with status %d",
-			WEXITSTATUS(status));
+			WEXITSTATUS(h.status));
 	else if (raw.len == 0)
 		r = say(err, errlen, "[auth] password_command: printed nothing");
 	else

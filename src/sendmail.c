@@ -135,7 +135,9 @@ static int mode_verify(const struct conf *c, const struct options *o)
 	envelope_init(&env, c);
 	for (int i = 0; i < o->nrcpt; i++) {
 		if (envelope_expand(&env, o->rcpt[i], print_expansion, (void *)c, err, sizeof err) < 0) {
-			printf("%s... %s\n", o->rcpt[i], err);
+			char safe[512];
+			log_printable(o->rcpt[i], strlen(o->rcpt[i]), safe, sizeof safe);
+			printf("%s... %s\n", safe, err);
 			status = EX_USAGE;
 		}
 	}
@@ -191,9 +193,17 @@ static int report_sync(const char *id, const struct deliver_report *rep)
 {
 	char why[SMTP_TEXT_MAX + 32];
 	deliver_describe(&rep->reason, why, sizeof why);
-	if (rep->rejected > 0 || rep->tx_rejected) {
+	if (rep->tx_rejected) {
 		log_error("message %s refused by the smarthost: %s", id, why);
-		return rep->tx_rejected ? EX_UNAVAILABLE : EX_NOUSER;
+		return EX_UNAVAILABLE;
+	}
+	if (rep->rejected > 0) {
+		if (rep->rejected > 1)
+			log_error("recipient <%s> and %u more refused by the smarthost: %s", rep->refused,
+				  rep->rejected - 1, why);
+		else
+			log_error("recipient <%s> refused by the smarthost: %s", rep->refused, why);
+		return EX_NOUSER;
 	}
 	if (rep->deferred > 0)
 		log_info("delivery deferred, message queued as %s: %s", id, why);

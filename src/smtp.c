@@ -8,16 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
 #include "buf.h"
-#include "crypto.h"
 #include "io.h"
 #include "log.h"
 
 #define SMTP_READ_BLOCK (64 * 1024)	/* message data read per pread */
-#define SMTP_AUTH_ROUNDS 6		/* challenges answered before giving up */
 #define SMTP_QUIT_TIMEOUT 5		/* QUIT is a courtesy: never wait long */
 
 /* where the session is, for timeouts and error texts */
@@ -37,41 +36,28 @@ enum smtp_state {
 	SMTP_ST_QUIT,
 };
 
-static const char *const smtp_state_names[] = {
-	[SMTP_ST_CONNECT] = "connect",
-	[SMTP_ST_GREETING] = "greeting",
-	[SMTP_ST_EHLO] = "EHLO",
-	[SMTP_ST_HELO] = "HELO",
-	[SMTP_ST_STARTTLS] = "STARTTLS",
-	[SMTP_ST_AUTH] = "AUTH",
-	[SMTP_ST_MAIL] = "MAIL FROM",
-	[SMTP_ST_RCPT] = "RCPT TO",
-	[SMTP_ST_DATA] = "DATA",
-	[SMTP_ST_BODY] = "message data",
-	[SMTP_ST_END] = "end of data",
-	[SMTP_ST_RSET] = "RSET",
-	[SMTP_ST_QUIT] = "QUIT",
-};
-
 /*
- * RFC 5321 4.5.3.2 waits, used when [smarthost] timeout is 0. Connecting
- * has no RFC value; a minute per address keeps a dead smarthost from
- * holding the caller for long.
+ * Each state's name (-v traces, errors) and its RFC 5321 4.5.3.2 wait, used
+ * when [smarthost] timeout is 0. Connecting has no RFC value; a minute per
+ * address keeps a dead smarthost from holding the caller for long.
  */
-static const unsigned smtp_rfc_timeouts[] = {
-	[SMTP_ST_CONNECT] = 60,
-	[SMTP_ST_GREETING] = 300,
-	[SMTP_ST_EHLO] = 300,
-	[SMTP_ST_HELO] = 300,
-	[SMTP_ST_STARTTLS] = 300,
-	[SMTP_ST_AUTH] = 300,
-	[SMTP_ST_MAIL] = 300,
-	[SMTP_ST_RCPT] = 300,
-	[SMTP_ST_DATA] = 120,
-	[SMTP_ST_BODY] = 180,
-	[SMTP_ST_END] = 600,
-	[SMTP_ST_RSET] = 300,
-	[SMTP_ST_QUIT] = SMTP_QUIT_TIMEOUT,
+static const struct {
+	const char *name;
+	unsigned timeout;
+} smtp_states[] = {
+	[SMTP_ST_CONNECT] = { "connect", 60 },
+	[SMTP_ST_GREETING] = { "greeting", 300 },
+	[SMTP_ST_EHLO] = { "EHLO", 300 },
+	[SMTP_ST_HELO] = { "HELO", 300 },
+	[SMTP_ST_STARTTLS] = { "STARTTLS", 300 },
+	[SMTP_ST_AUTH] = { "AUTH", 300 },
+	[SMTP_ST_MAIL] = { "MAIL FROM", 300 },
+	[SMTP_ST_RCPT] = { "RCPT TO", 300 },
+	[SMTP_ST_DATA] = { "DATA", 120 },
+	[SMTP_ST_BODY] = { "message data", 180 },
+	[SMTP_ST_END] = { "end of data", 600 },
+	[SMTP_ST_RSET] = { "RSET", 300 },
+	[SMTP_ST_QUIT] = { "QUIT", SMTP_QUIT_TIMEOUT },
 };
 
 struct smtp_session {
@@ -80,6 +66,7 @@ struct smtp_session {
 	struct smtp_ext ext;
 	enum smtp_state state;
 	bool lost;		/* connection broken, 421 seen, or data cut short */
+	bool hide_auth;		/* SCRAM: server data proves the password, keep it out of -v */
 	struct buf line;	/* the reply line being read */
 	struct buf cmd;		/* the command being sent (wiped after secret lines) */
 	struct buf first;	/* raw text of the last reply's first line (AUTH) */
@@ -261,7 +248,7 @@ static unsigned step_timeout(const struct smtp_session *s, enum smtp_state st)
 		return t > 600 ? t : 600;
 	if (st == SMTP_ST_QUIT)
 		return SMTP_QUIT_TIMEOUT;
-	return t != 0 ? t : smtp_rfc_timeouts[st];
+	return t != 0 ? t : smtp_states[st].timeout;
 }
 
 /* lose - the connection is unusable: say why in r */
@@ -269,7 +256,7 @@ static int lose(struct smtp_session *s, struct smtp_reply *r, const char *doing)
 {
 	s->lost = true;
 	set_text(r, "error with %s while %s %s: %s", io_peer(s->io), doing,
-		 smtp_state_names[s->state], io_error(s->io));
+		 smtp_states[s->state].name, io_error(s->io));
 	return -1;
 }
 
@@ -294,7 +281,7 @@ static int vformat(struct smtp_session *s, enum smtp_state st, struct smtp_reply
 {
 	buf_reset(&s->cmd);
 	if (buf_vprintf(&s->cmd, fmt, ap) < 0) {
-		set_text(r, "%s command too long", smtp_state_names[st]);
+		set_text(r, "%s command too long", smtp_states[st].name);
 		return -1;
 	}
 	return send_line(s, st, s->cmd.data, s->cmd.len, NULL, r);
@@ -348,12 +335,18 @@ static int read_reply(struct smtp_session *s, enum smtp_state st, struct smtp_re
 		if (got == 0) {
 			s->lost = true;
 			set_text(r, "lost connection with %s while waiting for the %s reply",
-				 io_peer(s->io), smtp_state_names[st]);
+				 io_peer(s->io), smtp_states[st].name);
 			return -1;
 		}
 		if (got < 0)
 			return lose(s, r, "waiting for the reply to");
-		log_transcript('<', s->line.data, s->line.len);
+		if (s->hide_auth && s->line.len > 4 && (s->line.data[0] == '2' || s->line.data[0] == '3')) {
+			char shown[16] = "334 <redacted>";	/* SCRAM data is an offline attack's oracle */
+			memcpy(shown, s->line.data, 4);
+			log_transcript('<', shown, strlen(shown));
+		} else {
+			log_transcript('<', s->line.data, s->line.len);
+		}
 		int k = smtp_reply_feed(&a, s->line.data, s->line.len);
 		if (k < 0) {
 			s->lost = true;		/* out of step with the server: no way back */
@@ -421,6 +414,8 @@ static void ehlo_line(struct smtp_session *s, size_t index, const char *t, size_
 		w++;
 	const char *arg = w < n ? t + w + 1 : t + n;
 	size_t alen = w < n ? n - w - 1 : 0;
+	while (alen > 0 && isspace((unsigned char)arg[alen - 1]))
+		alen--;		/* "SIZE 10240000 " still announces a limit */
 	if (is_word(t, w, "PIPELINING"))
 		e->pipelining = true;
 	else if (is_word(t, w, "STARTTLS"))
@@ -444,7 +439,8 @@ static void ehlo_line(struct smtp_session *s, size_t index, const char *t, size_
 /* greet - EHLO (HELO only when allowed); what was known before is forgotten */
 static int greet(struct smtp_session *s, bool helo_ok, struct smtp_reply *why)
 {
-	const char *name = s->cfg.conf->smarthost.helo;
+	const char *helo = s->cfg.conf->smarthost.helo;
+	const char *name = helo != NULL ? helo : "localhost";	/* conf promises one */
 	memset(&s->ext, 0, sizeof s->ext);
 	if (command(s, SMTP_ST_EHLO, why, ehlo_line, "EHLO %s", name) < 0)
 		return -1;
@@ -499,127 +495,31 @@ static int starttls(struct smtp_session *s, struct smtp_reply *why)
 	return greet(s, false, why);
 }
 
-/* send_secret - one AUTH line built from raw response bytes, then wiped */
-static int send_secret(struct smtp_session *s, const char *prefix, const struct buf *raw,
-		       struct smtp_reply *why)
+/* the SMTP side of an AUTH exchange, for auth_run's wire */
+struct smtp_auth_wire {
+	struct smtp_session *s;
+	struct smtp_reply *why;
+};
+
+/* wire_send - auth_run's line out: queue, flush */
+static int wire_send(void *ctx, const char *line, size_t n, const char *shown)
 {
-	char shown[64];
-	int n = snprintf(shown, sizeof shown, "%s%s", prefix, raw->len || *prefix ? "<redacted>" : "");
-	if (n < 0 || (size_t)n >= sizeof shown)
+	struct smtp_auth_wire *w = ctx;
+	if (send_line(w->s, SMTP_ST_AUTH, line, n, shown, w->why) < 0)
 		return -1;
-	buf_reset(&s->cmd);
-	int r = buf_puts(&s->cmd, prefix);
-	if (r == 0 && *prefix != '\0' && raw->len == 0)
-		r = buf_putc(&s->cmd, '=');	/* RFC 4954: an empty initial response */
-	if (r == 0)
-		r = crypto_base64_encode(raw->data, raw->len, &s->cmd);
-	if (r == 0)
-		r = send_line(s, SMTP_ST_AUTH, s->cmd.data, s->cmd.len, shown, why);
-	else
-		set_text(why, "AUTH response too long");
-	wipe_memory(s->cmd.data, s->cmd.cap);
-	buf_reset(&s->cmd);
-	if (r == 0)
-		r = flush(s, why);
-	return r;
+	return flush(w->s, w->why);
 }
 
-/* note_error - a failure of the exchange seen from here, in auth's error slot */
-static void note_error(struct auth_client *c, const char *msg)
+/* wire_reply - auth_run's reply in: its code and first line's raw text */
+static int wire_reply(void *ctx, int *code, const char **text, size_t *n)
 {
-	size_t n = strlen(msg) < sizeof c->error ? strlen(msg) : sizeof c->error - 1;
-	memcpy(c->error, msg, n);
-	c->error[n] = '\0';
-}
-
-/* auth_cancel - abandon the exchange with "*" after a failure of ours */
-static int auth_cancel(struct smtp_session *s, struct auth_client *c, struct smtp_reply *why)
-{
-	struct smtp_reply ignored;
-	if (send_line(s, SMTP_ST_AUTH, "*", 1, NULL, &ignored) == 0 && flush(s, &ignored) == 0)
-		read_reply(s, SMTP_ST_AUTH, &ignored, NULL);
-	set_text(why, "authentication failed: %s", c->error);
-	return -1;
-}
-
-/* auth_challenge - answer one 334 (its base64 text is in s->first) */
-static int auth_challenge(struct smtp_session *s, struct auth_client *c, struct buf *raw,
-			  struct smtp_reply *why)
-{
-	struct buf chal;
-	buf_init(&chal, IO_LINE_MAX);
-	buf_reset(raw);
-	int r = crypto_base64_decode(s->first.data != NULL ? s->first.data : "", s->first.len,
-				     &chal);
-	if (r < 0)
-		note_error(c, "malformed challenge from the server");
-	else
-		r = auth_client_step(c, (const unsigned char *)(chal.data ? chal.data : ""),
-				     chal.len, raw);
-	buf_wipe(&chal);
-	if (r < 0)
-		return auth_cancel(s, c, why);
-	r = send_secret(s, "", raw, why);
-	buf_wipe(raw);
-	return r;
-}
-
-/* auth_success - the 235's text past the enhanced code (SCRAM's server-final) */
-static int auth_success(struct smtp_session *s, struct auth_client *c, struct smtp_reply *why)
-{
-	char enh[16];
-	const char *t = buf_cstr(&s->first), *rest = t;
-	if (smtp_enhanced(t, 235, enh, &rest) < 0)
-		rest = t;
-	size_t n = strcspn(rest, " \t");
-	if (auth_client_success(c, rest, n) < 0) {
-		s->lost = true;	/* a server that cannot prove itself gets nothing more */
-		set_text(why, "authentication failed: %s", c->error);
+	struct smtp_auth_wire *w = ctx;
+	if (read_reply(w->s, SMTP_ST_AUTH, w->why, keep_first) < 0)
 		return -1;
-	}
+	*code = w->why->code;
+	*text = buf_cstr(&w->s->first);
+	*n = w->s->first.len;
 	return 0;
-}
-
-/* auth_dialogue - AUTH, then challenge and response until 235 or a refusal */
-static int auth_dialogue(struct smtp_session *s, struct auth_client *c, struct smtp_reply *why)
-{
-	struct buf raw;
-	char prefix[64];
-	int r = snprintf(prefix, sizeof prefix, "AUTH %s", c->mech->name);
-	if (r < 0 || (size_t)r >= sizeof prefix)
-		return -1;
-	buf_init(&raw, 8192);
-	if (c->mech->initial) {
-		r = auth_client_step(c, NULL, 0, &raw);
-		if (r == 0 && (size_t)snprintf(prefix, sizeof prefix, "AUTH %s ", c->mech->name) >=
-			      sizeof prefix)
-			r = -1;
-		if (r == 0)
-			r = send_secret(s, prefix, &raw, why);
-		else
-			set_text(why, "authentication failed: %s", c->error);
-		buf_wipe(&raw);
-	} else {
-		r = send_line(s, SMTP_ST_AUTH, prefix, strlen(prefix), NULL, why);
-		if (r == 0)
-			r = flush(s, why);
-	}
-	for (unsigned round = 0; r == 0; round++) {
-		if (read_reply(s, SMTP_ST_AUTH, why, keep_first) < 0)
-			r = -1;
-		else if (why->code == 235)
-			r = auth_success(s, c, why) < 0 ? -1 : 1;
-		else if (why->code != 334)
-			r = -1;		/* 535 and friends: why holds the reply */
-		else if (round >= SMTP_AUTH_ROUNDS) {
-			note_error(c, "too many challenges");
-			r = auth_cancel(s, c, why);
-		} else
-			r = auth_challenge(s, c, &raw, why);
-	}
-	buf_wipe(&raw);
-	buf_wipe(&s->first);
-	return r > 0 ? 0 : -1;
 }
 
 /* authenticate - pick a mechanism fit for this connection and run it */
@@ -646,10 +546,17 @@ static int authenticate(struct smtp_session *s, struct smtp_reply *why)
 		auth_client_wipe(&c);
 		return -1;
 	}
-	int r = auth_dialogue(s, &c, why);
+	struct smtp_auth_wire ctx = { s, why };
+	s->hide_auth = m->mech == CONF_MECH_SCRAM_SHA_256;
+	struct auth_wire w = { &ctx, wire_send, wire_reply };
+	enum auth_outcome o = auth_run(&c, &w);
+	s->hide_auth = false;
+	if (o == AUTH_FAILED)
+		set_text(why, "authentication failed: %s", c.error);
 	auth_client_wipe(&c);
 	wipe_memory(&c, sizeof c);
-	return r;
+	buf_wipe(&s->first);
+	return o == AUTH_OK ? 0 : -1;
 }
 
 /* session_free - close the connection (QUIT first when it is still sound) */
@@ -863,45 +770,6 @@ static enum smtp_verdict session_lost(struct smtp_result *res, const struct smtp
 	return SMTP_TEMP;
 }
 
-/* envelope_pipelined - MAIL, every RCPT and DATA in one write, then the replies */
-static enum smtp_verdict envelope_pipelined(struct smtp_session *s, const struct smtp_message *m,
-					    struct smtp_result *res, bool *go)
-{
-	struct smtp_reply mail, data;
-	int e = put_mail(s, m, &mail);
-	for (size_t i = 0; e == 0 && i < m->nrcpt; i++)
-		e = put_rcpt(s, m, i, &mail);
-	if (e == 0)
-		e = send_line(s, SMTP_ST_DATA, "DATA", 4, NULL, &mail);
-	if (e < 0 || flush(s, &mail) < 0 || read_reply(s, SMTP_ST_MAIL, &mail, NULL) < 0 ||
-	    s->lost)
-		return session_lost(res, &mail);
-	for (size_t i = 0; i < m->nrcpt; i++)
-		if (read_reply(s, SMTP_ST_RCPT, &res->rcpt[i], NULL) < 0 || s->lost)
-			return session_lost(res, &res->rcpt[i]);
-	if (read_reply(s, SMTP_ST_DATA, &data, NULL) < 0 || s->lost)
-		return session_lost(res, &data);
-	if (mail.code < 200 || mail.code > 299) {
-		/* the RCPT replies only echo the MAIL failure: not the recipients' fault */
-		for (size_t i = 0; i < m->nrcpt; i++)
-			set_text(&res->rcpt[i], "not attempted: MAIL FROM failed");
-		if (data.code == 354)
-			end_empty(s);
-		res->tx = mail;
-		return s->lost ? session_lost(res, &mail) : failed(&mail);
-	}
-	if (count_ok(m, res) == 0) {
-		if (data.code == 354)
-			end_empty(s);
-		enum smtp_verdict v = rcpt_failure(m, res);
-		res->session_lost = s->lost;
-		return v;
-	}
-	res->tx = data;
-	*go = data.code == 354;
-	return failed(&data);
-}
-
 /* envelope_serial - MAIL, each RCPT, DATA, one round trip each */
 static enum smtp_verdict envelope_serial(struct smtp_session *s, const struct smtp_message *m,
 					 struct smtp_result *res, bool *go)
@@ -929,15 +797,20 @@ static enum smtp_verdict envelope_serial(struct smtp_session *s, const struct sm
 	return failed(&r);
 }
 
-/* send_data - the message, dot-stuffed in blocks, then "." and its reply */
-static enum smtp_verdict send_data(struct smtp_session *s, const struct smtp_message *m,
-				   struct smtp_result *res)
+/*
+ * stream_data - the message from data_fd, dot-stuffed for DATA or raw for
+ * BDAT, with a final CRLF added when missing; *total: bytes put on the
+ * wire. 0, or -1 with r saying why (the session is lost then: cutting the
+ * data short must never look like its end).
+ */
+static int stream_data(struct smtp_session *s, const struct smtp_message *m, bool stuff,
+		       unsigned long long *total, struct smtp_reply *r)
 {
 	struct smtp_stuffer st = { .at_line_start = true };
 	char *in = s->block, *out = s->block + SMTP_READ_BLOCK, tail[2] = { '\r', '\n' };
 	off_t off = m->data_off;
-	unsigned long long total = 0;
 	char note[64];
+	*total = 0;
 	s->state = SMTP_ST_BODY;
 	io_set_timeout(s->io, step_timeout(s, SMTP_ST_BODY));
 	for (;;) {
@@ -945,38 +818,123 @@ static enum smtp_verdict send_data(struct smtp_session *s, const struct smtp_mes
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			/* ending the data now would deliver half a message: drop the session */
-			set_text(&res->tx, "cannot read the message data: %s", strerror(errno));
+			set_text(r, "cannot read the message data: %s", strerror(errno));
 			s->lost = true;
-			res->session_lost = true;
-			return SMTP_TEMP;
+			return -1;
 		}
 		if (n == 0)
 			break;
-		size_t k = smtp_stuff(&st, in, (size_t)n, out);
-		if (io_write(s->io, out, k) < 0) {
-			lose(s, &res->tx, "sending");
-			return session_lost(res, &res->tx);
-		}
+		size_t k = stuff ? smtp_stuff(&st, in, (size_t)n, out) : (size_t)n;
+		if (io_write(s->io, stuff ? out : in, k) < 0)
+			return lose(s, r, "sending");
 		tail[0] = n >= 2 ? in[n - 2] : tail[1];
 		tail[1] = in[n - 1];
 		off += n;
-		total += (unsigned long long)n;
+		*total += k;
 	}
-	int w = snprintf(note, sizeof note, "<%llu bytes of message data>", total);
+	if (tail[0] != '\r' || tail[1] != '\n') {
+		if (io_write(s->io, "\r\n", 2) < 0)
+			return lose(s, r, "sending");
+		*total += 2;
+	}
+	int w = snprintf(note, sizeof note, "<%llu bytes of message data>", *total);
 	if (w > 0 && (size_t)w < sizeof note)
 		log_transcript('>', note, (size_t)w);
-	if (tail[0] != '\r' || tail[1] != '\n') {
-		if (io_write(s->io, "\r\n", 2) < 0) {
-			lose(s, &res->tx, "sending");
-			return session_lost(res, &res->tx);
-		}
-	}
-	if (send_line(s, SMTP_ST_END, ".", 1, NULL, &res->tx) < 0 || flush(s, &res->tx) < 0 ||
+	return 0;
+}
+
+/* send_data - after 354: the stuffed message, then "." and its reply */
+static enum smtp_verdict send_data(struct smtp_session *s, const struct smtp_message *m,
+				   struct smtp_result *res)
+{
+	unsigned long long total;
+	if (stream_data(s, m, true, &total, &res->tx) < 0 ||
+	    send_line(s, SMTP_ST_END, ".", 1, NULL, &res->tx) < 0 || flush(s, &res->tx) < 0 ||
 	    read_reply(s, SMTP_ST_END, &res->tx, NULL) < 0)
 		return session_lost(res, &res->tx);
 	res->session_lost = s->lost;
 	return res->tx.code == 250 ? SMTP_OK : failed(&res->tx);
+}
+
+/* wire_length - bytes BDAT will send: the data, plus CRLF when it lacks one */
+static int wire_length(const struct smtp_message *m, unsigned long long *len)
+{
+	struct stat st;
+	char tail[2];
+	if (fstat(m->data_fd, &st) < 0 || st.st_size < m->data_off)
+		return -1;
+	*len = (unsigned long long)(st.st_size - m->data_off);
+	if (*len == 0)
+		return 0;
+	off_t at = st.st_size - (*len >= 2 ? 2 : 1);
+	ssize_t n = pread(m->data_fd, tail, (size_t)(st.st_size - at), at);
+	if (n != st.st_size - at)
+		return -1;
+	if (n == 1 || tail[0] != '\r' || tail[1] != '\n')
+		*len += 2;
+	return 0;
+}
+
+/* put_bdat - "BDAT n LAST" and the raw data behind it (RFC 3030) */
+static int put_bdat(struct smtp_session *s, const struct smtp_message *m, struct smtp_reply *r)
+{
+	unsigned long long len, total;
+	if (wire_length(m, &len) < 0) {
+		set_text(r, "cannot read the message data: %s", strerror(errno));
+		s->lost = true;		/* MAIL and RCPT are queued: this transaction cannot go on */
+		return -1;
+	}
+	if (send_fmt(s, SMTP_ST_DATA, r, "BDAT %llu LAST", len) < 0 ||
+	    stream_data(s, m, false, &total, r) < 0)
+		return -1;
+	if (total != len) {
+		s->lost = true;		/* the file changed under us: the chunk is now wrong */
+		set_text(r, "message data changed while it was sent");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * pipelined - MAIL, every RCPT and DATA in one write (or, with CHUNKING,
+ * "BDAT n LAST" and the data itself), then the replies in order. *go: DATA
+ * got its 354 and the data is to follow.
+ */
+static enum smtp_verdict pipelined(struct smtp_session *s, const struct smtp_message *m,
+				   struct smtp_result *res, bool *go)
+{
+	struct smtp_reply mail, last;
+	bool bdat = s->ext.chunking;
+	int e = put_mail(s, m, &mail);
+	for (size_t i = 0; e == 0 && i < m->nrcpt; i++)
+		e = put_rcpt(s, m, i, &mail);
+	if (e == 0)
+		e = bdat ? put_bdat(s, m, &mail) : send_line(s, SMTP_ST_DATA, "DATA", 4, NULL, &mail);
+	if (e < 0 || flush(s, &mail) < 0 || read_reply(s, SMTP_ST_MAIL, &mail, NULL) < 0 ||
+	    s->lost)
+		return session_lost(res, &mail);
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (read_reply(s, SMTP_ST_RCPT, &res->rcpt[i], NULL) < 0 || s->lost)
+			return session_lost(res, &res->rcpt[i]);
+	if (read_reply(s, bdat ? SMTP_ST_END : SMTP_ST_DATA, &last, NULL) < 0 || s->lost)
+		return session_lost(res, &last);
+	bool mail_ok = mail.code >= 200 && mail.code <= 299;
+	if (!mail_ok || count_ok(m, res) == 0) {
+		if (last.code == 354)
+			end_empty(s);	/* DATA went out with the rest: close it empty */
+		if (mail_ok)
+			return rcpt_failure(m, res);
+		/* the RCPT replies only echo the MAIL failure: not the recipients' fault */
+		for (size_t i = 0; i < m->nrcpt; i++)
+			set_text(&res->rcpt[i], "not attempted: MAIL FROM failed");
+		res->tx = mail;
+		return failed(&mail);
+	}
+	res->tx = last;
+	if (bdat)
+		return last.code == 250 ? SMTP_OK : failed(&last);
+	*go = last.code == 354;
+	return failed(&last);
 }
 
 /* smtp_send - one transaction; see smtp.h */
@@ -995,7 +953,7 @@ enum smtp_verdict smtp_send(struct smtp_session *s, const struct smtp_message *m
 	}
 	if (check_message(s, m, &res->tx) < 0)
 		return SMTP_PERM;
-	enum smtp_verdict v = s->ext.pipelining ? envelope_pipelined(s, m, res, &go)
+	enum smtp_verdict v = s->ext.pipelining ? pipelined(s, m, res, &go)
 						: envelope_serial(s, m, res, &go);
 	if (!go)
 		return v;

@@ -68,7 +68,7 @@ void smtp_reply_begin(struct smtp_assembly *a, struct smtp_reply *r);
  */
 int smtp_reply_feed(struct smtp_assembly *a, const char *line, size_t len);
 
-/* smtp_dot_stuff - state carried between chunks of message data */
+/* smtp_stuffer - dot-stuffing state across chunks; start with at_line_start = true */
 struct smtp_stuffer {
 	bool at_line_start;
 };

@@ -42,8 +42,7 @@ struct tls {
 };
 
 /* set_err - the one-line reason of a failure */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+__attribute__((format(printf, 3, 4)))
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	char raw[TLS_ERR_MAX];
@@ -52,7 +51,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	int n = vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
-		snprintf(err, errlen, "TLS: error");
+		log_printable("TLS: error", 10, err, errlen);
 		return;
 	}
 	/* file names and OpenSSL's text may hold anything; keep the line printable */
@@ -259,6 +258,8 @@ static int setup_ctx(struct tls *t, const struct io_tls *cfg, char *err, size_t 
 	/* SMTP is self-delimiting: a close without close_notify truncates nothing */
 	SSL_CTX_set_options(t->ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
 	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+	/* whole bursts of records per recv() instead of a header and a body each */
+	SSL_CTX_set_read_ahead(t->ctx, 1);
 	SSL_CTX_set_verify(t->ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	if (t->verify && load_trust(t, cfg, err, errlen) < 0)
 		return -1;
@@ -274,8 +275,18 @@ static int setup_ctx(struct tls *t, const struct io_tls *cfg, char *err, size_t 
 }
 
 /* setup_ssl - the connection: socket, SNI, the name the certificate must carry */
-static int setup_ssl(struct tls *t, const char *name, char *err, size_t errlen)
+static int setup_ssl(struct tls *t, const char *fqdn, char *err, size_t errlen)
 {
+	char name[256];
+	size_t len = strlen(fqdn);
+	if (len == 0 || len >= sizeof name) {
+		set_err(err, errlen, "TLS: invalid server name");
+		return -1;
+	}
+	memcpy(name, fqdn, len + 1);
+	/* SNI and certificates carry names without the root's trailing dot */
+	if (len > 1 && name[len - 1] == '.')
+		name[len - 1] = '\0';
 	t->ssl = SSL_new(t->ctx);
 	if (t->ssl == NULL || attach_socket(t) < 0) {
 		set_err(err, errlen, "TLS: cannot create a connection");
@@ -304,6 +315,10 @@ static int setup_ssl(struct tls *t, const char *name, char *err, size_t errlen)
 struct tls *tls_new(int fd, const struct io_tls *cfg, const char *host, unsigned port,
 		    char *err, size_t errlen)
 {
+	if (cfg == NULL || host == NULL) {
+		set_err(err, errlen, "TLS: no settings given");
+		return NULL;
+	}
 	struct tls *t = calloc(1, sizeof *t);
 	if (t == NULL) {
 		set_err(err, errlen, "TLS: out of memory");
@@ -416,7 +431,7 @@ static enum tls_result io_failure(struct tls *t, int code, const char *what)
 		set_err(t->err, sizeof t->err, "connection closed by the server");
 		return TLS_EOF;
 	case SSL_ERROR_SYSCALL:
-		if (errno == 0 || t->peer_eof) {
+		if (errno == 0 || errno == EPIPE || errno == ECONNRESET || t->peer_eof) {
 			set_err(t->err, sizeof t->err, "connection closed by the server");
 			t->established = false;
 			return TLS_EOF;

@@ -13,6 +13,7 @@ fails the tests that need it (never a skip).
 """
 
 import atexit
+import base64
 import os
 import shutil
 import subprocess
@@ -67,6 +68,8 @@ class Certs:
         self.wrong_key = str(d / "wrong.key")
         self.untrusted_cert = str(d / "rogue-srv.pem")  # from another CA
         self.untrusted_key = str(d / "rogue-srv.key")
+        self.client_cert = str(d / "client.pem")    # clientAuth, test CA
+        self.client_key = str(d / "client.key")
         self.expired_cert = str(d / "expired.pem")  # None if not made
         self.expired_key = str(d / "expired.key")
 
@@ -79,14 +82,14 @@ def _mk_ca(d, name, cn):
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
 
 
-def _mk_leaf(d, name, ca, cn, san):
+def _mk_leaf(d, name, ca, cn, san, eku="serverAuth"):
     _openssl("req", "-newkey", "ec", "-pkeyopt",
              "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
              name + ".key", "-out", name + ".csr", "-subj", "/CN=" + cn,
              cwd=d)
     (d / (name + ".ext")).write_text(
         "subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
-        "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n" % san)
+        "keyUsage=digitalSignature\nextendedKeyUsage=%s\n" % (san, eku))
     _openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem",
              "-CAkey", ca + ".key", "-set_serial",
              str(int.from_bytes(os.urandom(8), "big")), "-days", "30",
@@ -125,6 +128,8 @@ def certs(tmp_path_factory):
     _mk_ca(d, "rogue", "rogue CA")
     _mk_leaf(d, "rogue-srv", "rogue", "localhost",
              "DNS:localhost,IP:127.0.0.1")
+    _mk_leaf(d, "client", "ca", "client.example.com",
+             "DNS:client.example.com", eku="clientAuth")
     c = Certs(d)
     try:
         _mk_expired(d)
@@ -248,6 +253,7 @@ class Relay:
         self.spool = tmp / "spool"
         self.log = tmp / "relaymail.log"
         self.conf = None
+        self.password = None   # checked against every output (SPEC)
 
     def sections(self, host=None, port=None, tls=None, user=USER,
                  password=PASSWORD, mechanism="auto"):
@@ -261,10 +267,14 @@ class Relay:
         auth = {"mechanism": mechanism, "user": user, "password": password}
         if not user:
             auth = {"mechanism": "none"}
+        self.password = password if user else None
+        tls = tls or "starttls"
+        smarthost = {"host": "127.0.0.1", "port": port, "tls": tls,
+                     "timeout": "10s"}
+        if tls != "none":
+            smarthost["tls_ca_file"] = self.certs.ca
         return {
-            "smarthost": {"host": "127.0.0.1", "port": port,
-                          "tls": tls or "starttls",
-                          "tls_ca_file": self.certs.ca, "timeout": "10s"},
+            "smarthost": smarthost,
             "auth": auth,
             "sender": {"domain": "example.com"},
             "queue": {"dir": str(self.spool), "mode": "sync"},
@@ -338,8 +348,23 @@ class Relay:
         rss_kb = None
         if rss_file is not None and rss_file.exists():
             rss_kb = int(rss_file.read_text().strip())
-        return Result(p.returncode, p.stdout.decode("utf-8", "replace"),
-                      p.stderr.decode("utf-8", "replace"), rss_kb)
+        res = Result(p.returncode, p.stdout.decode("utf-8", "replace"),
+                     p.stderr.decode("utf-8", "replace"), rss_kb)
+        self._check_invariants(res)
+        return res
+
+    def _check_invariants(self, res):
+        """SPEC rules that hold for every run, whatever the test."""
+        if res.rc == 75:
+            pytest.fail("exit status 75 is never used (SPEC): %r" % (res,))
+        if self.password:
+            forms = [self.password,
+                     base64.b64encode(self.password.encode()).decode()]
+            for f in forms:
+                if f in res.out or f in res.err:
+                    pytest.fail("the password (%s) appears in the output"
+                                % ("base64" if f != self.password else
+                                   "plain"))
 
     def mailq(self, **kw):
         """sendmail -bp with this config (what mailq prints)."""

@@ -66,10 +66,13 @@ class Connection:
     def __init__(self, index):
         self.index = index
         self.lines = []        # every command line (str), AUTH exchange too
+        self.buffered = []     # per line: bytes already received after it
+                               # (> 0 after MAIL: the client pipelined)
         self.auth_lines = []   # the AUTH command and the client's answers
         self.commands = 0
         self.tls = False       # TLS active (implicit or after STARTTLS)
         self.authenticated = None  # user name once AUTH succeeded
+        self.peercert = None   # the client certificate (dict), if verified
         self.in_auth = False
         self.rcpt_lines = []
         self.closed = False
@@ -131,7 +134,7 @@ class _RecordingReader:
     async def readuntil(self, separator=b"\n"):
         line = await self._r.readuntil(separator)
         if separator == b"\n":  # DATA reads with b"\r\n"
-            self._owner._record_line(line)
+            self._owner._record_line(line, len(self._r._buffer))
         return line
 
     async def readline(self):
@@ -221,12 +224,13 @@ class _SMTP(SMTP):
     def _client_connected_cb(self, reader, writer):
         super()._client_connected_cb(_RecordingReader(reader, self), writer)
 
-    def _record_line(self, raw):
+    def _record_line(self, raw, buffered=0):
         conn = self.conn
         if conn is None:
             return
         text = raw.decode("utf-8", "surrogateescape").rstrip("\r\n")
         conn.lines.append(text)
+        conn.buffered.append(buffered)
         if text[:5].upper() in ("AUTH ", "AUTH"):
             conn.in_auth = True
         if conn.in_auth:
@@ -250,6 +254,7 @@ class _SMTP(SMTP):
         with self.host._lock:
             self.conn = Connection(len(self.host.connections))
             self.conn.tls = self.host.opts["tls"] == "tls"
+            self.conn.peercert = self.transport.get_extra_info("peercert")
             self.host.connections.append(self.conn)
         await _stall(self.host.opts, "greeting")
         try:
@@ -261,6 +266,8 @@ class _SMTP(SMTP):
         if self.conn is not None and self._original_transport is not None:
             self.conn.tls = True
         super().connection_made(transport)
+        if self.conn is not None:
+            self.conn.peercert = transport.get_extra_info("peercert")
 
     def _getparams(self, params):
         result = super()._getparams(params)
@@ -272,6 +279,9 @@ class _SMTP(SMTP):
     async def smtp_EHLO(self, hostname):
         if not hostname:
             await self.push("501 Syntax: EHLO hostname")
+            return
+        if self.host.opts.get("refuse_ehlo"):
+            await self.push("502 5.5.1 EHLO not implemented (test)")
             return
         await _stall(self.host.opts, "ehlo")
         self._set_rset_state()
@@ -396,6 +406,9 @@ class SmartHost:
       stall           {'greeting'|'ehlo'|'mail'|'data_end': seconds}
       close_after_data  close without replying once the data is in
       refuse_helo     answer 502 to HELO
+      refuse_ehlo     answer 502 to EHLO
+      client_ca       request a client certificate, verified with this CA
+                      (Connection.peercert holds it)
       port            port to bind (0: a free one)
       maildir         also write each message to DIR/NNNN.eml
     """
@@ -425,6 +438,10 @@ class SmartHost:
             if m and int(m.group(1)) > 0:
                 size = int(m.group(1))
         self._ctx = server_context(cert, key) if tls != "none" else None
+        if self._ctx is not None and opts.get("client_ca"):
+            # ask for a client certificate, verify it against client_ca
+            self._ctx.verify_mode = ssl.CERT_OPTIONAL
+            self._ctx.load_verify_locations(opts["client_ca"])
         mechs = [m.upper() for m in opts["mechanisms"]]
         opts["mechanisms"] = mechs
         exclude = [m for m in ("PLAIN", "LOGIN", "CRAM-MD5")
@@ -495,8 +512,9 @@ class RawServer:
     mode:
       'naive'     ends DATA at ANY <EOL>.<EOL> (\\n.\\n, \\r.\\r, \\n.\\r\\n,
                   \\r\\n.\\n, ...); counts transactions in .transactions
-      'inject'    STARTTLS answered '220 go ahead\\r\\n250 injected\\r\\n' in
-                  one write, then the TLS handshake
+      'inject'    STARTTLS answered '220 go ahead\\r\\n' + injected (default
+                  '250 injected\\r\\n') in one write, then the TLS handshake;
+                  after it, EHLO offers AUTH with the given mechanisms
       'malformed' greeting fine, EHLO answered with a malformed reply
                   (reply text set by malformed=bytes)
     Records .lines (commands, str), .auth_lines, .datas (list of bytes),
@@ -504,7 +522,8 @@ class RawServer:
     """
 
     def __init__(self, mode, cert=None, key=None, mechanisms=("PLAIN",),
-                 malformed=b"250-ok\r\n25O broken\r\n"):
+                 malformed=b"250-ok\r\n25O broken\r\n",
+                 injected=b"250 injected\r\n"):
         self.mode = mode
         self.lines = []
         self.tls_lines = []
@@ -514,6 +533,7 @@ class RawServer:
         self.connections = 0
         self.mechanisms = list(mechanisms)
         self.malformed = malformed
+        self.injected = injected
         self._ctx = server_context(cert, key) if cert else None
         self._lt = _LoopThread()
 
@@ -554,12 +574,26 @@ class RawServer:
                                 " " if i == len(ext) - 1 else "-", e)
                             for i, e in enumerate(ext)).encode())
                 elif verb == "STARTTLS" and self.mode == "inject":
-                    writer.write(b"220 go ahead\r\n250 injected\r\n")
+                    writer.write(b"220 go ahead\r\n" + self.injected)
                     await writer.drain()
                     await writer.start_tls(self._ctx)
                     tls = True
                     continue
                 elif verb == "AUTH":
+                    words = text.split()
+                    mech = words[1].upper() if len(words) > 1 else ""
+                    prompts = []
+                    if mech == "LOGIN":
+                        prompts = [b"VXNlcm5hbWU6", b"UGFzc3dvcmQ6"][
+                            len(words) - 2:]
+                    elif mech == "PLAIN" and len(words) == 2:
+                        prompts = [b""]
+                    for p in prompts:
+                        writer.write(b"334 " + p + b"\r\n")
+                        await writer.drain()
+                        answer = await reader.readline()
+                        self.auth_lines.append(
+                            answer.decode("utf-8", "replace").rstrip("\r\n"))
                     writer.write(b"235 2.7.0 ok\r\n")
                 elif verb == "MAIL":
                     self.transactions += 1

@@ -36,7 +36,11 @@ def test_50mb_byte_exact_and_rss_under_16mb(smarthost, relay):
     want_sha, want_len = make_message(src)
     host = smarthost(tls="starttls")
     relay.configure(host)
-    r = relay.run(["-i", RCPT], input_file=str(src), timeout=600, rss=True)
+    try:
+        r = relay.run(["-i", RCPT], input_file=str(src), timeout=600,
+                      rss=True)
+    finally:
+        src.unlink()
     assert r.rc == 0, r
     assert len(host.messages) == 1
     got = host.messages[0].data

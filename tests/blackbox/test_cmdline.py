@@ -1,7 +1,5 @@
 """The sendmail command line (SPEC, Command line)."""
 
-import os
-
 import pytest
 
 from harness import envelope_sender, message
@@ -180,6 +178,7 @@ def test_crlf_in_sender_refused(host, relay, bad):
 def test_crlf_in_t_header_address_refused_or_safe(host, relay):
     text = "To: a@example.org\rRCPT TO:<x@y>\nSubject: s\n\nb\n"
     r = relay.run(["-t", "-i"], input=text)
+    assert r.rc in (0, 64, 65), r
     assert not any("x@y" in c for c in host.commands()), host.commands()
 
 

@@ -54,7 +54,7 @@ def test_bad_unit_exit_78(smarthost, relay):
     conf = relay.configure(h, smarthost={"timeout": "10 parsecs"})
     r = relay.run(["-i", RCPT], input=message())
     assert r.rc == 78, r
-    assert "timeout" in r.err, r.err
+    assert conf in r.err and "timeout" in r.err, r.err
 
 
 def test_two_password_sources_exit_78(smarthost, relay):

@@ -10,9 +10,19 @@ def test_one_of_two_recipients_rejected_550(smarthost, relay):
     r = relay.run(["-i", "good@example.org", "bad@example.org"],
                   input=message())
     assert r.rc == 67, r
-    assert "550" in r.err and "bad@example.org" in r.err, r.err
+    assert "550" in r.err, r.err
     assert len(h.messages) == 1
     assert h.messages[0].rcpt_tos == ["good@example.org"]
+
+
+def test_rejected_recipient_named_on_stderr(smarthost, relay):
+    h = smarthost(tls="starttls",
+                  reject_rcpt={"bad@example.org": "550 5.1.1 no such user"})
+    relay.configure(h)
+    r = relay.run(["-i", "good@example.org", "bad@example.org"],
+                  input=message())
+    assert r.rc == 67, r
+    assert "bad@example.org" in r.err, r.err
 
 
 def test_all_recipients_rejected_exit_67(smarthost, relay):
@@ -98,12 +108,43 @@ def test_dsn_parameters_not_sent_when_not_offered(smarthost, relay):
     assert "NOTIFY" not in h.messages[0].rcpt_lines[0].upper()
 
 
+def mail_followed_by_buffered_bytes(h):
+    c = h.messages[0].conn
+    i = max(i for i, l in enumerate(c.lines) if l.upper().startswith("MAIL"))
+    return c.buffered[i]
+
+
 def test_pipelining_used_when_offered(smarthost, relay):
+    """MAIL, RCPTs and DATA in one write: they are there when MAIL is read."""
     h = smarthost(tls="starttls", extensions=["PIPELINING"])
     relay.configure(h)
     r = relay.run(["-i", "a@example.org", "b@example.org"], input=message())
     assert r.rc == 0, r
     assert h.messages[0].rcpt_tos == ["a@example.org", "b@example.org"]
+    assert mail_followed_by_buffered_bytes(h) > 0
+
+
+def test_no_pipelining_when_not_offered(smarthost, relay):
+    h = smarthost(tls="starttls", extensions=["8BITMIME"],
+                  stall={"mail": 0.2})
+    relay.configure(h)
+    r = relay.run(["-i", "a@example.org", "b@example.org"], input=message())
+    assert r.rc == 0, r
+    assert h.messages[0].rcpt_tos == ["a@example.org", "b@example.org"]
+    assert mail_followed_by_buffered_bytes(h) == 0
+
+
+def test_server_text_made_printable(smarthost, relay):
+    h = smarthost(tls="starttls", reject_rcpt={
+        "bad@example.org": "550 5.1.1 bad\x1b[2J\x07\x1b]0;owned\x07 user"})
+    relay.configure(h)
+    r = relay.run(["-i", "good@example.org", "bad@example.org"],
+                  input=message())
+    assert r.rc == 67, r
+    assert "\x1b" not in r.err and "\x07" not in r.err, repr(r.err)
+    assert "\x1b" not in relay.log_text()
+    q = relay.mailq()
+    assert "\x1b" not in q.out
 
 
 def test_malformed_reply_refused(rawserver, relay):
@@ -112,3 +153,13 @@ def test_malformed_reply_refused(rawserver, relay):
     r = relay.run(["-i", "bob@example.org"], input=message())
     assert s.datas == []
     assert r.rc != 0 or "bob@example.org" in relay.mailq().out, r
+
+
+def test_permanent_failure_kept_in_failed(smarthost, relay):
+    h = smarthost(tls="starttls", mail_reply="550 5.7.1 sender refused")
+    relay.configure(h)
+    r = relay.run(["-i", "bob@example.org"], input=message())
+    assert r.rc == 69, r
+    failed = relay.spool / "failed"
+    assert failed.is_dir() and any(failed.rglob("*")), \
+        list(relay.spool.rglob("*"))

@@ -228,3 +228,66 @@ def test_smuggling_content_arrives_intact(host, relay, seq):
     assert r.rc == 0, r
     assert len(host.messages) == 1
     assert body_of(host) == crlf(body)
+
+
+def test_t_field_names_any_case_comments_quotes(host, relay):
+    text = ("fRoM: alice@example.com\n"
+            "tO: \"Smith, Bob\" <bob@example.org> (the boss),\n"
+            "  carol@example.org (Carol)\n"
+            "CC: dan@example.org\nbCC: eve@example.org\n"
+            "Subject: case\nDate: Fri, 27 Nov 2026 03:00:00 +0000\n"
+            "Message-ID: <case@example.com>\n\nbody\n")
+    r = relay.run(["-t", "-i"], input=text)
+    assert r.rc == 0, r
+    m = host.messages[0]
+    assert sorted(m.rcpt_tos) == ["bob@example.org", "carol@example.org",
+                                  "dan@example.org", "eve@example.org"]
+    assert b"eve@" not in split_message(m.data)[0]
+
+
+def test_F_with_crlf_never_injects_header(host, relay):
+    r = relay.run(["-F", "Evil\r\nBcc: x@example.net", "-f",
+                   "a@example.com", "-i", RCPT],
+                  input=message(sender=None))
+    if r.rc == 0:
+        head = split_message(host.messages[0].data)[0]
+        assert b"\r\nBcc: x@example.net" not in head
+        assert host.messages[0].rcpt_tos == [RCPT]
+    else:
+        assert r.rc in (64, 65), r
+        assert host.messages == []
+
+
+def test_nul_in_header_refused_or_converted(host, relay):
+    text = message(headers=["X-Nul: a\0b"]).encode()
+    r = relay.run(["-i", RCPT], input=text)
+    if r.rc == 0:
+        assert b"\0" not in split_message(host.messages[0].data)[0]
+    else:
+        assert r.rc == 65, r
+        assert host.messages == []
+
+
+T_CASES = [
+    ('"Doe, John" <john@example.org>', ["john@example.org"]),
+    ("john@example.org (John Doe)", ["john@example.org"]),
+    ("Team: a@example.org, b@example.org;", ["a@example.org",
+                                              "b@example.org"]),
+    ("<angle@example.org>", ["angle@example.org"]),
+    ('A <a@example.org>, "B, C" <bc@example.org>, d@example.org',
+     ["a@example.org", "bc@example.org", "d@example.org"]),
+    ("a@example.org,\n\tb@example.org", ["a@example.org", "b@example.org"]),
+    ("=?UTF-8?B?w4RsZ2E=?= <e@example.org>", ["e@example.org"]),
+    ("f@example.org (x (nested, comment) z)", ["f@example.org"]),
+    ("root", ["root@example.com"]),
+    ("undisclosed-recipients:;, g@example.org", ["g@example.org"]),
+]
+
+
+@pytest.mark.parametrize("to,want", T_CASES,
+                         ids=[str(i) for i in range(len(T_CASES))])
+def test_t_address_list_forms(host, relay, to, want):
+    text = message(to=to)
+    r = relay.run(["-t", "-i"], input=text)
+    assert r.rc == 0, r
+    assert sorted(host.messages[0].rcpt_tos) == sorted(want)

@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from harness import (PASSWORD, USER, assert_not_delivered_but_kept, crlf,
+from harness import (PASSWORD, USER, assert_not_delivered_but_kept,
                      message, split_message)
 
 RCPT = "bob@example.org"
@@ -133,15 +133,44 @@ def test_starttls_not_offered_refused(smarthost, relay):
     assert_refused_before_auth(h, relay, r)
 
 
-def test_starttls_injected_data_abandoned(rawserver, relay, certs):
-    """'220 go ahead' + '250 injected' in one write: session abandoned."""
+def test_starttls_injected_data_not_used(rawserver, relay, certs):
+    """'220 go ahead' + '250 injected' in one write, before the handshake.
+
+    Issue 2: what the server sent ahead of the handshake is discarded or
+    the session abandoned. Abandoned: nothing sent after the handshake but
+    (at most) EHLO/QUIT, message kept. Discarded: a clean session, EHLO
+    again then AUTH, and the message delivered intact. A client that took
+    '250 injected' as its EHLO reply would see no AUTH and go neither way.
+    """
     s = rawserver("inject")
     relay.configure(port=s.port, tls="starttls")
     r = relay.run(["-i", RCPT], input=message())
-    assert s.auth_lines == [], s.lines
-    assert s.datas == []
-    assert not any(l.upper().startswith("MAIL") for l in s.lines), s.lines
-    assert_not_delivered_but_kept(relay, r, RCPT)
+    verbs = [l.split(" ")[0].upper() for l in s.tls_lines]
+    if s.datas:
+        assert r.rc == 0, r
+        assert verbs[:2] == ["EHLO", "AUTH"], s.tls_lines
+        assert len(s.datas) == 1
+        assert s.datas[0].endswith(b"\r\n\r\nHello.")
+    else:
+        assert set(verbs) <= {"EHLO", "QUIT"}, s.tls_lines
+        assert s.auth_lines == [], s.lines
+        assert_not_delivered_but_kept(relay, r, RCPT)
+
+
+def test_starttls_injected_ehlo_reply_not_believed(rawserver, relay):
+    """A fake EHLO reply (AUTH PLAIN) injected ahead of the handshake; the
+    real one after it offers only LOGIN. PLAIN would prove it was read."""
+    s = rawserver("inject", mechanisms=["LOGIN"],
+                  injected=b"250-injected\r\n250 AUTH PLAIN\r\n")
+    relay.configure(port=s.port, tls="starttls")
+    r = relay.run(["-i", RCPT], input=message())
+    assert not any(l.upper().startswith("AUTH PLAIN") for l in s.lines), \
+        s.lines
+    if s.datas:
+        assert r.rc == 0, r
+        assert s.auth_lines[0].upper().startswith("AUTH LOGIN"), s.auth_lines
+    else:
+        assert_not_delivered_but_kept(relay, r, RCPT)
 
 
 def test_tls_fingerprint_pin_match(smarthost, relay, certs):
@@ -163,6 +192,7 @@ def test_auth_in_plaintext_to_loopback_allowed(smarthost, relay):
     h = smarthost(tls="none", mechanisms=["PLAIN"])
     r = send(relay, h, tls="none")
     assert r.rc == 0, r
+    assert len(h.messages) == 1, r
     assert h.messages[0].conn.authenticated == USER
 
 
@@ -180,3 +210,34 @@ def test_auth_plain_exact_argument(smarthost, relay):
     arg = lines[0].split()[2] if len(lines[0].split()) > 2 else lines[1]
     dec = base64.b64decode(arg)
     assert dec.split(b"\0")[1:] == [USER.encode(), PASSWORD.encode()]
+
+
+def test_client_certificate_presented(smarthost, relay, certs):
+    h = smarthost(tls="starttls", client_ca=certs.ca)
+    relay.configure(h, smarthost={"tls_cert_file": certs.client_cert,
+                                  "tls_key_file": certs.client_key})
+    r = relay.run(["-i", RCPT], input=message())
+    assert_delivered(h, r)
+    cert = h.messages[0].conn.peercert
+    assert cert is not None, "no client certificate reached the server"
+    assert ("commonName", "client.example.com") in \
+        [x for rdn in cert["subject"] for x in rdn]
+
+
+def test_helo_fallback_when_ehlo_refused_without_tls(smarthost, relay):
+    h = smarthost(tls="none", no_auth=True, refuse_ehlo=True)
+    relay.configure(h, tls="none", user=None)
+    r = relay.run(["-i", RCPT], input=message())
+    assert r.rc == 0, r
+    assert len(h.messages) == 1
+    verbs = [l.split()[0].upper() for l in h.connections[-1].lines]
+    assert "HELO" in verbs, verbs
+
+
+def test_no_helo_fallback_when_tls_required(smarthost, relay):
+    h = smarthost(tls="starttls", refuse_ehlo=True)
+    r = send(relay, h)
+    assert h.messages == []
+    verbs = [l.split()[0].upper() for c in h.connections for l in c.lines]
+    assert "MAIL" not in verbs and "AUTH" not in verbs, verbs
+    assert_not_delivered_but_kept(relay, r, RCPT)

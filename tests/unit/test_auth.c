@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -329,6 +330,123 @@ static void test_choose_errors(void **state)
 	assert_non_null(strstr(err, "in clear"));
 }
 
+/* a scripted server for auth_run: replies to give, lines and transcript kept */
+#define WIRE_MAX 6
+
+struct fake_wire {
+	const int *codes;
+	const char *const *texts;
+	size_t nreplies, next;
+	char sent[WIRE_MAX][512], shown[WIRE_MAX][512];
+	size_t nsent;
+};
+
+/* fake_send - record the line and what the transcript would show */
+static int fake_send(void *ctx, const char *line, size_t n, const char *shown)
+{
+	struct fake_wire *f = ctx;
+	assert_true(f->nsent < WIRE_MAX && n < sizeof f->sent[0]);
+	memcpy(f->sent[f->nsent], line, n);
+	f->sent[f->nsent][n] = '\0';
+	int r = snprintf(f->shown[f->nsent], sizeof f->shown[0], "%s",
+			 shown != NULL ? shown : f->sent[f->nsent]);
+	assert_true(r >= 0);
+	f->nsent++;
+	return 0;
+}
+
+/* fake_reply - the next scripted reply; -1 (connection lost) when none is left */
+static int fake_reply(void *ctx, int *code, const char **text, size_t *n)
+{
+	struct fake_wire *f = ctx;
+	if (f->next >= f->nreplies)
+		return -1;
+	*code = f->codes[f->next];
+	*text = f->texts[f->next];
+	*n = strlen(*text);
+	f->next++;
+	return 0;
+}
+
+#define SCRAM_C1 "biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8="
+#define SCRAM_S1 "cj1yT3ByTkdmd0ViZVJXZ2JORWtxTyVodllEcFdVYTJSYVRDQWZ1eEZJbGopaE5sRiRrMCxz" \
+	"PVcyMlphSjBTTlk3c29Fc1VFamI2Z1E9PSxpPTQwOTY="
+#define SCRAM_C2 "Yz1iaXdzLHI9ck9wck5HZndFYmVSV2diTkVrcU8laHZZRHBXVWEyUmFUQ0FmdXhGSWxqKWhO" \
+	"bEYkazAscD1kSHpiWmFwV0lrNGpVaE4rVXRlOXl0YWc5empmTUhnc3FtbWl6N0FuZFZRPQ=="
+#define SCRAM_S2 "dj02cnJpVFJCaTIzV3BSUi93dHVwK21NaFVaVW4vZEI1bkxUSlJzamw5NUc0PQ=="
+#define SCRAM_S2_BAD "dj1BQUFBVFJCaTIzV3BSUi93dHVwK21NaFVaVW4vZEI1bkxUSlJzamw5NUc0PQ=="
+
+/* test_run - whole exchanges: lines sent, transcript, outcome */
+static void test_run(void **state)
+{
+	(void)state;
+	static const struct {
+		enum conf_mech mech;
+		const char *user, *secret;
+		int codes[WIRE_MAX];
+		const char *texts[WIRE_MAX];
+		const char *sent[WIRE_MAX], *shown[WIRE_MAX];
+		enum auth_outcome outcome;
+	} cases[] = {
+		{ CONF_MECH_PLAIN, "myaccount", "mypassword", { 235 }, { "2.7.0 ok" },
+		  { "AUTH PLAIN AG15YWNjb3VudABteXBhc3N3b3Jk" }, { "AUTH PLAIN <redacted>" }, AUTH_OK },
+		{ CONF_MECH_LOGIN, "myaccount", "mypassword", { 334, 334, 235 },
+		  { "VXNlcm5hbWU6", "UGFzc3dvcmQ6", "Authentication successful" },
+		  { "AUTH LOGIN", "bXlhY2NvdW50", "bXlwYXNzd29yZA==" },
+		  { "AUTH LOGIN", "<redacted>", "<redacted>" }, AUTH_OK },
+		{ CONF_MECH_CRAM_MD5, "tim", "tanstaaftanstaaf", { 334, 235 },
+		  { "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+", "ok" },
+		  { "AUTH CRAM-MD5", "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw" },
+		  { "AUTH CRAM-MD5", "<redacted>" }, AUTH_OK },
+		{ CONF_MECH_PLAIN, "u", "p", { 535 }, { "5.7.8 invalid" }, { "AUTH PLAIN AHUAcA==" },
+		  { "AUTH PLAIN <redacted>" }, AUTH_REFUSED },
+		{ CONF_MECH_LOGIN, "u", "p", { 334, 501 }, { "!!not base64", "5.7.0 cancelled" },
+		  { "AUTH LOGIN", "*" }, { "AUTH LOGIN", "*" }, AUTH_FAILED },
+		{ CONF_MECH_LOGIN, "u", "p", { 334, 334, 334, 501 }, { "", "", "", "" },
+		  { "AUTH LOGIN", "dQ==", "cA==", "*" }, { "AUTH LOGIN", "<redacted>", "<redacted>", "*" },
+		  AUTH_FAILED },
+		{ CONF_MECH_SCRAM_SHA_256, "user", "pencil", { 334, 334, 235 },
+		  { SCRAM_S1, SCRAM_S2, "2.7.0 ok" }, { "AUTH SCRAM-SHA-256 " SCRAM_C1, SCRAM_C2, "" },
+		  { "AUTH SCRAM-SHA-256 <redacted>", "<redacted>", "" }, AUTH_OK },
+		{ CONF_MECH_SCRAM_SHA_256, "user", "pencil", { 334, 235 },
+		  { SCRAM_S1, "2.7.0 " SCRAM_S2 }, { "AUTH SCRAM-SHA-256 " SCRAM_C1, SCRAM_C2 },
+		  { "AUTH SCRAM-SHA-256 <redacted>", "<redacted>" }, AUTH_OK },
+		{ CONF_MECH_SCRAM_SHA_256, "user", "pencil", { 334, 334, 501 },
+		  { SCRAM_S1, SCRAM_S2_BAD, "" }, { "AUTH SCRAM-SHA-256 " SCRAM_C1, SCRAM_C2, "*" },
+		  { "AUTH SCRAM-SHA-256 <redacted>", "<redacted>", "*" }, AUTH_FAILED },
+		{ CONF_MECH_SCRAM_SHA_256, "user", "pencil", { 334, 235 },
+		  { SCRAM_S1, "2.7.0 Authentication successful" },
+		  { "AUTH SCRAM-SHA-256 " SCRAM_C1, SCRAM_C2 },
+		  { "AUTH SCRAM-SHA-256 <redacted>", "<redacted>" }, AUTH_FAILED },
+		{ CONF_MECH_XOAUTH2, "u", "t", { 334, 535 }, { "eyJzdGF0dXMiOiI0MDEifQ==", "5.7.8 no" },
+		  { "AUTH XOAUTH2 dXNlcj11AWF1dGg9QmVhcmVyIHQBAQ==", "" },
+		  { "AUTH XOAUTH2 <redacted>", "" }, AUTH_REFUSED },
+		{ CONF_MECH_LOGIN, "u", "p", { 334 }, { "VXNlcm5hbWU6" }, { "AUTH LOGIN", "dQ==" },
+		  { "AUTH LOGIN", "<redacted>" }, AUTH_LOST },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct fake_wire f = { .codes = cases[i].codes, .texts = cases[i].texts };
+		struct auth_wire w = { &f, fake_send, fake_reply };
+		struct auth_client c;
+		while (f.nreplies < WIRE_MAX && cases[i].codes[f.nreplies] != 0)
+			f.nreplies++;
+		assert_int_equal(auth_client_init(&c, auth_mech_by_conf(cases[i].mech), cases[i].user,
+						  cases[i].secret, NULL, 0), 0);
+		memset(c.nonce, 0, sizeof c.nonce);
+		memcpy(c.nonce, RFC7677_NONCE, strlen(RFC7677_NONCE));
+		assert_int_equal(auth_run(&c, &w), cases[i].outcome);
+		size_t want = 0;
+		while (want < WIRE_MAX && cases[i].sent[want] != NULL)
+			want++;
+		assert_int_equal(f.nsent, want);
+		for (size_t k = 0; k < want; k++) {
+			assert_string_equal(f.sent[k], cases[i].sent[k]);
+			assert_string_equal(f.shown[k], cases[i].shown[k]);
+		}
+		auth_client_wipe(&c);
+	}
+}
+
 /* main - run the table tests */
 int main(void)
 {
@@ -345,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_parse_offer),
 		cmocka_unit_test(test_choose),
 		cmocka_unit_test(test_choose_errors),
+		cmocka_unit_test(test_run),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,6 +190,16 @@ static void test_good(void **state)
 		{ "# comment\n\n[SmartHost]\n  HOST = h ; comment\n[aliases]\n",
 		  587, CONF_MECH_AUTO, 300, 3600 },
 		{ "[smarthost]\nhost = \\\n  h\n", 587, CONF_MECH_AUTO, 300, 3600 },
+		{ "[smarthost]\nhost=h\n[queue]\n[smarthost]\nport=2525\nhelo=[192.0.2.1]\n",
+		  2525, CONF_MECH_AUTO, 300, 3600 },
+		{ "[smarthost]\nhost=h\ntimeout=\nport = 587 ; submission\n[log]\nfile=\n",
+		  587, CONF_MECH_AUTO, 300, 3600 },
+		{ "[smarthost]\nhost=127.0.0.2\ntls=none\n[auth]\nuser=u\npassword=p\n",
+		  25, CONF_MECH_AUTO, 300, 3600 },
+		{ "[smarthost]\nhost=::1\ntls=none\n[auth]\nuser=u\npassword=p\n",
+		  25, CONF_MECH_AUTO, 300, 3600 },
+		{ "[smarthost]\nhost=LocalHost\ntls=none\nport=2525\n[auth]\nmechanism=plain\n"
+		  "user=u\npassword=p\n", 2525, CONF_MECH_PLAIN, 300, 3600 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct conf c;
@@ -223,8 +233,6 @@ static const struct bad_case bad_cases[] = {
 	  "[smarthost] tls_fingerprint: \"abcd\" is not a SHA-256 fingerprint" },
 	{ H "tls_fingerprint = " FP_LOWER "00\n",
 	  "[smarthost] tls_fingerprint: \"abcdef0123456789abcdef0123456789abcdef" },
-	{ H "tls_fingerprint = " FP_LOWER "\ntls = none\n",
-	  "[smarthost] tls: \"none\", but other tls_* keys are set" },
 	{ H "tls_cert_file = /c.pem\n",
 	  "[smarthost] tls_cert_file: set without tls_key_file" },
 	{ H "tls_key_file = /c.key\n",
@@ -291,6 +299,24 @@ static const struct bad_case bad_cases[] = {
 	{ H "[log]\nsyslog = 2\n", "[log] syslog: \"2\" is not yes or no" },
 	{ H "[log]\nfile = relaymail.log\n", "[log] file: \"relaymail.log\" is not an absolute path" },
 	{ H "[log]\nlevel = debug\n", "[log] level: unknown key" },
+	{ H "[auth]\nuser = u\npassword_file = /a\npassword_command = c\n",
+	  "[auth] password_file: cannot be set together with password_command" },
+	{ H "[auth]\nmechanism = xoauth2\nuser = u\noauth2_token_url = https://x/t\n"
+	  "oauth2_client_id = i\noauth2_refresh_token = r\noauth2_refresh_token_file = /r\n",
+	  "[auth] oauth2_refresh_token: cannot be set together with oauth2_refresh_token_file" },
+	{ H "[auth]\noauth2_client_id = i\n", "[auth] oauth2_client_id: set without user" },
+	{ H "[auth]\nmechanism = oauthbearer\nuser = u\noauth2_token_url = https://x/t\n"
+	  "oauth2_refresh_token = r\n", "[auth] oauth2_client_id: missing" },
+	{ H "[aliases]\n-root = a@b\n", "[aliases] -root: is not a local name" },
+	{ H "[aliases]\ndefault = a@b,\n", "[aliases] default: has an empty address" },
+	{ H "[queue]\nretry = 5m..\n", "[queue] retry: \"5m..\" is not a retry range" },
+	{ H "helo = [1.2.3.4\n",
+	  "[smarthost] helo: \"[1.2.3.4\" is not a domain name or address literal" },
+	{ H "[queue]\nmax_age = 0\n", "[queue] max_age: must be longer than 0" },
+	{ "[smarthost]\nhost = smtp.example.com\ntls = none\n[auth]\nuser = u\npassword = p\n",
+	  "[smarthost] tls: \"none\": authentication without TLS is only allowed to a loopback" },
+	{ "[smarthost]\nhost = 10.0.0.1\ntls = none\n[auth]\nuser = u\npassword = p\n",
+	  "[smarthost] tls: \"none\": authentication without TLS" },
 };
 
 /* test_bad - each error class: one line, "PATH: [section] key: problem" */

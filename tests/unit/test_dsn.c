@@ -112,11 +112,11 @@ static void failed_two(struct dsn_rcpt d[2])
 	d[0].addr = "bob@example.org";
 	d[0].reply.code = 550;
 	memcpy(d[0].reply.enhanced, "5.1.1", 6);
-	snprintf(d[0].reply.text, sizeof(d[0].reply.text), "no such user");
+	assert_true(snprintf(d[0].reply.text, sizeof(d[0].reply.text), "no such user") > 0);
 	d[0].remote_mta = "smtp.example.net";
 	d[1].addr = "carol@example.net";
 	d[1].reply.code = 0;
-	snprintf(d[1].reply.text, sizeof(d[1].reply.text), "connection refused");
+	assert_true(snprintf(d[1].reply.text, sizeof(d[1].reply.text), "connection refused") > 0);
 }
 
 /* count - occurrences of needle in hay */
@@ -160,7 +160,7 @@ static char *part_of(const char *text, const char *boundary, int i)
 	return strndup(p, (size_t)(end - p));
 }
 
-/* test_bounce_headers - three parts, every required field */
+/* test_bounce_headers - the bounce envelope and its top-level header fields */
 static void test_bounce_headers(void **state)
 {
 	struct fixture *f = *state;
@@ -176,6 +176,7 @@ static void test_bounce_headers(void **state)
 	char *text = read_bounce(f, new_id, &b);
 	assert_false(b.busy);			/* released for the next run */
 	assert_string_equal(b.sender, "");	/* from the null sender */
+	assert_false(b.eightbit);
 	assert_int_equal(b.nrcpt, 1);
 	assert_string_equal(b.rcpt[0], "alice@example.com");
 	check_lines(text);
@@ -202,8 +203,23 @@ static void test_bounce_headers(void **state)
 	assert_int_equal(strcmp(text + strlen(text) - strlen(closing), closing), 0);
 	free(text);
 	queue_release(&b);
+	queue_release(&m);
+}
 
-	text = read_bounce(f, new_id, &b);
+/* test_bounce_parts - the human part, the delivery-status fields, the headers */
+static void test_bounce_parts(void **state)
+{
+	struct fixture *f = *state;
+	struct queue_msg m, b;
+	struct dsn_rcpt d[2];
+	char new_id[QUEUE_ID_LEN + 1], err[256], boundary[64];
+	enqueue(f, "alice@example.com", NULL, &m);
+	failed_two(d);
+	assert_int_equal(dsn_bounce(&f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
+				    sizeof(err)), 0);
+	int n = snprintf(boundary, sizeof(boundary), "%s/bounce.relaymail", new_id);
+	assert_true(n > 0 && (size_t)n < sizeof(boundary));
+	char *text = read_bounce(f, new_id, &b);
 	queue_release(&b);
 	char *p1 = part_of(text, boundary, 1);
 	char *p2 = part_of(text, boundary, 2);
@@ -294,7 +310,7 @@ static void test_refuses_unsafe(void **state)
 	char new_id[QUEUE_ID_LEN + 1], err[256];
 	enqueue(f, "alice@example.com", NULL, &m);
 	failed_two(d);
-	snprintf(d[0].reply.text, sizeof(d[0].reply.text), "bad\r\nInjected: yes");
+	assert_true(snprintf(d[0].reply.text, sizeof(d[0].reply.text), "bad\r\nInjected: yes") > 0);
 	assert_int_equal(dsn_bounce(&f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
 				    sizeof(err)), -1);
 	queue_release(&m);
@@ -304,6 +320,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bounce_headers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounce_parts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounce_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_bounce_for_null_sender, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refuses_unsafe, setup, teardown),

@@ -14,12 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "tls.h"
+
+#include "crypto.h"
 
 #define MAX_CHUNKS 6
 #define MAX_LINES 6
@@ -39,21 +42,14 @@ static void write_all(int fd, const void *p, size_t n)
 	}
 }
 
-/* feeder - a child process that writes chunks 30 ms apart, so that each is a separate read */
-static pid_t feeder(int fd, const char *const *chunks, size_t nchunks, bool close_after)
+/* feed - in a child: write chunks 30 ms apart, so that each is a separate read, then exit */
+static void feed(int fd, const char *const *chunks, size_t nchunks)
 {
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		for (size_t i = 0; i < nchunks; i++) {
-			write_all(fd, chunks[i], strlen(chunks[i]));
-			usleep(30000);
-		}
-		if (!close_after)
-			pause();
-		_exit(0);
+	for (size_t i = 0; i < nchunks; i++) {
+		write_all(fd, chunks[i], strlen(chunks[i]));
+		usleep(30000);
 	}
-	return pid;
+	_exit(0);
 }
 
 /* pair - an io over one end of a socket pair; *peer gets the other end */
@@ -64,6 +60,29 @@ static struct io *pair(int *peer, unsigned timeout)
 	struct io *io = io_from_fd(sv[0], "test", timeout);
 	assert_non_null(io);
 	*peer = sv[1];
+	return io;
+}
+
+/*
+ * pair_fork - a socket pair and a child process for the peer's side,
+ * forked before the io exists so that the child holds no copy of it
+ * (valgrind checks children for leaks too). Child: NULL; parent: the io.
+ */
+static struct io *pair_fork(int *peer, unsigned timeout, pid_t *pid)
+{
+	int sv[2];
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	*pid = fork();
+	assert_true(*pid >= 0);
+	if (*pid == 0) {
+		close(sv[0]);
+		*peer = sv[1];
+		return NULL;
+	}
+	close(sv[1]);
+	*peer = -1;
+	struct io *io = io_from_fd(sv[0], "test", timeout);
+	assert_non_null(io);
 	return io;
 }
 
@@ -97,12 +116,13 @@ static void test_line_splitting(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof split_cases / sizeof split_cases[0]; i++) {
 		int peer;
-		struct io *io = pair(&peer, 5);
+		pid_t pid;
 		size_t nchunks = 0;
 		while (nchunks < MAX_CHUNKS && split_cases[i].chunks[nchunks] != NULL)
 			nchunks++;
-		pid_t pid = feeder(peer, split_cases[i].chunks, nchunks, true);
-		close(peer);
+		struct io *io = pair_fork(&peer, 5, &pid);
+		if (io == NULL)
+			feed(peer, split_cases[i].chunks, nchunks);
 		struct buf line;
 		buf_init(&line, IO_LINE_MAX);
 		for (size_t k = 0; k < split_cases[i].nlines; k++) {
@@ -138,11 +158,10 @@ static void test_line_limit(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof length_cases / sizeof length_cases[0]; i++) {
 		int peer;
-		struct io *io = pair(&peer, 5);
+		pid_t pid;
 		size_t len = length_cases[i].len;
-		pid_t pid = fork();
-		assert_true(pid >= 0);
-		if (pid == 0) {
+		struct io *io = pair_fork(&peer, 5, &pid);
+		if (io == NULL) {
 			char block[4096];
 			memset(block, 'a', sizeof block);
 			for (size_t done = 0; done < len;) {
@@ -154,7 +173,6 @@ static void test_line_limit(void **state)
 			write_all(peer, "250 next\r\n", 10);
 			_exit(0);
 		}
-		close(peer);
 		struct buf line;
 		buf_init(&line, 64 * 1024 * 1024);
 		int r = io_read_line(io, &line);
@@ -274,11 +292,10 @@ static void test_write_large(void **state)
 {
 	(void)state;
 	int peer;
-	struct io *io = pair(&peer, 5);
+	pid_t pid;
 	size_t total = 300 * 1000 + 7;
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
+	struct io *io = pair_fork(&peer, 5, &pid);
+	if (io == NULL) {
 		/* count and checksum what arrives, then answer with one line */
 		unsigned long sum = 0, count = 0;
 		char b[8192];
@@ -292,6 +309,8 @@ static void test_write_large(void **state)
 		}
 		char reply[64];
 		int m = snprintf(reply, sizeof reply, "%lu %lu\r\n", count, sum);
+		if (m < 0 || (size_t)m >= sizeof reply)
+			_exit(1);
 		write_all(peer, reply, (size_t)m);
 		_exit(0);
 	}
@@ -306,11 +325,10 @@ static void test_write_large(void **state)
 	buf_init(&line, IO_LINE_MAX);
 	assert_int_equal(io_read_line(io, &line), 1);
 	char want[64];
-	snprintf(want, sizeof want, "%zu %lu", total, sum);
+	assert_in_range(snprintf(want, sizeof want, "%zu %lu", total, sum), 1, sizeof want - 1);
 	assert_string_equal(buf_cstr(&line), want);
 	buf_free(&line);
 	io_close(io);
-	close(peer);
 	waitpid(pid, NULL, 0);
 }
 
@@ -365,7 +383,8 @@ static void test_connect(void **state)
 		char err[256], want[128];
 		struct io *io = io_connect(cases[i].host, port, 5, err, sizeof err);
 		assert_non_null(io);
-		snprintf(want, sizeof want, "%s[%s]:%u", cases[i].host, cases[i].addr, port);
+		assert_in_range(snprintf(want, sizeof want, "%s[%s]:%u", cases[i].host,
+					 cases[i].addr, port), 1, sizeof want - 1);
 		assert_string_equal(io_peer(io), want);
 		assert_true(io_peer_is_loopback(io));
 		int c = accept(lfd, NULL, NULL);
@@ -392,7 +411,9 @@ static void test_connect_refused(void **state)
 	close(lfd);	/* the port is free and nobody listens */
 	char err[256], want[256];
 	assert_null(io_connect("127.0.0.1", port, 5, err, sizeof err));
-	snprintf(want, sizeof want, "connect to 127.0.0.1[127.0.0.1]:%u: Connection refused", port);
+	assert_in_range(snprintf(want, sizeof want,
+				 "connect to 127.0.0.1[127.0.0.1]:%u: Connection refused", port),
+			1, sizeof want - 1);
 	assert_string_equal(err, want);
 	assert_null(io_connect("", 25, 5, err, sizeof err));
 	assert_null(io_connect("127.0.0.1", 0, 5, err, sizeof err));
@@ -436,15 +457,13 @@ static void test_tls_handshake_eof(void **state)
 {
 	(void)state;
 	int peer;
-	struct io *io = pair(&peer, 5);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
+	pid_t pid;
+	struct io *io = pair_fork(&peer, 5, &pid);
+	if (io == NULL) {
 		char b[4096];
 		ssize_t k = read(peer, b, sizeof b);	/* the ClientHello */
 		_exit(k > 0 ? 0 : 1);
 	}
-	close(peer);
 	struct io_tls t = {.servername = "localhost", .verify = false};
 	assert_int_equal(io_start_tls(io, &t), -1);
 	assert_non_null(strstr(io_error(io), "TLS handshake failed"));
@@ -490,6 +509,277 @@ static void test_session_key(void **state)
 	assert_string_not_equal(k, k0);
 }
 
+/*
+ * Test certificates, valid 2000-2100 (the expired one 2000-2001), P-256:
+ * a CA, a server certificate for localhost and 127.0.0.1 signed by it, an
+ * unrelated CA, and a client certificate signed by the first CA.
+ */
+static const char ca_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBajCCAQ+gAwIBAgICEAAwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRcmVsYXlt\n"
+	"YWlsIHRlc3QgQ0EwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBwx\n"
+	"GjAYBgNVBAMMEXJlbGF5bWFpbCB0ZXN0IENBMFkwEwYHKoZIzj0CAQYIKoZIzj0D\n"
+	"AQcDQgAE3VNxoXk+HGIErkqHPQPB3S/2TyUrkCDIXD1997ZNVoGZFHAnRzPXnVSD\n"
+	"oVFAqY7ukcqOXaBB4Gc+WkDA7bU2DqM/MD0wDwYDVR0TAQH/BAUwAwEB/zALBgNV\n"
+	"HQ8EBAMCAgQwHQYDVR0OBBYEFAATv0m3qJWi02J0M4edPTpJa9O3MAoGCCqGSM49\n"
+	"BAMCA0kAMEYCIQCetAFewp6ydJ2Kop5LKKAN61TELNI5UmErcZFUcadyzwIhAOh5\n"
+	"bBVJzt1XyXZ6XIPI4tMKTkaBQ7thBTT2vDYsDi2y\n"
+	"-----END CERTIFICATE-----\n";
+
+static const char other_ca_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBajCCARGgAwIBAgICEAEwCgYIKoZIzj0EAwIwHTEbMBkGA1UEAwwScmVsYXlt\n"
+	"YWlsIG90aGVyIENBMCAXDTAwMDEwMTAwMDAwMFoYDzIxMDAwMTAxMDAwMDAwWjAd\n"
+	"MRswGQYDVQQDDBJyZWxheW1haWwgb3RoZXIgQ0EwWTATBgcqhkjOPQIBBggqhkjO\n"
+	"PQMBBwNCAAR/4uLGF/OOgcpF33omQk5WHUPeAxdm0EQpEMHe0pxN55vJvPVPb//H\n"
+	"KRxl9fkkQ8I0seyTta2/D78lTcYCmEh0oz8wPTAPBgNVHRMBAf8EBTADAQH/MAsG\n"
+	"A1UdDwQEAwICBDAdBgNVHQ4EFgQUiBmqI3nVKWtZuus8WC6zV+L2Jl4wCgYIKoZI\n"
+	"zj0EAwIDRwAwRAIgRKpJG3n+jv2kKTkN+k1yZnFOOR3CGfjXE2oWCgwhUT4CIEBv\n"
+	"9LZ3bQsraFyHaYzhVq+4bfX+t1jiJatCMTxvYwXJ\n"
+	"-----END CERTIFICATE-----\n";
+
+static const char server_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBizCCATGgAwIBAgICEAIwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRcmVsYXlt\n"
+	"YWlsIHRlc3QgQ0EwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBQx\n"
+	"EjAQBgNVBAMMCWxvY2FsaG9zdDBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABCx9\n"
+	"mQVTVrKz9CQ04gee3sNJX+2nkQUYDLkmOsMAICLBsA6QGrNlXcGudv0GwVk+Gjrf\n"
+	"sRmY2JAd4sm/ux91opujaTBnMAkGA1UdEwQCMAAwGgYDVR0RBBMwEYIJbG9jYWxo\n"
+	"b3N0hwR/AAABMB8GA1UdIwQYMBaAFAATv0m3qJWi02J0M4edPTpJa9O3MB0GA1Ud\n"
+	"DgQWBBTHpCr8/CvtW+De7ml9rC1kaTdeATAKBggqhkjOPQQDAgNIADBFAiEA2aB7\n"
+	"ISvUF2UIeRiDm7CHMS7masUFv5Hkdn8mA9i7yM0CIFYLZ60m1sBgzCg4u+ml72pj\n"
+	"/oSMVRamwryUwk99GLFo\n"
+	"-----END CERTIFICATE-----\n";
+
+static const char expired_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBiTCCAS+gAwIBAgICEAMwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRcmVsYXlt\n"
+	"YWlsIHRlc3QgQ0EwHhcNMDAwMTAxMDAwMDAwWhcNMDEwMTAxMDAwMDAwWjAUMRIw\n"
+	"EAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNCAAQsfZkF\n"
+	"U1ays/QkNOIHnt7DSV/tp5EFGAy5JjrDACAiwbAOkBqzZV3Brnb9BsFZPho637EZ\n"
+	"mNiQHeLJv7sfdaKbo2kwZzAJBgNVHRMEAjAAMBoGA1UdEQQTMBGCCWxvY2FsaG9z\n"
+	"dIcEfwAAATAfBgNVHSMEGDAWgBQAE79Jt6iVotNidDOHnT06SWvTtzAdBgNVHQ4E\n"
+	"FgQUx6Qq/Pwr7Vvg3u5pfawtZGk3XgEwCgYIKoZIzj0EAwIDSAAwRQIgDxS7O6TP\n"
+	"+7ZYmXNk7HQC65l3aJ4owBmjKDsU75ePxGkCIQCaAl/FKccIl/kabxV/NO3atRIB\n"
+	"CWhpV1xkMIoDwafzxQ==\n"
+	"-----END CERTIFICATE-----\n";
+
+static const char server_key[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg2PZqb9TBEdI6nDiF\n"
+	"nfbz3KD1ir1C5YI7TGAnUz6GXkOhRANCAAQsfZkFU1ays/QkNOIHnt7DSV/tp5EF\n"
+	"GAy5JjrDACAiwbAOkBqzZV3Brnb9BsFZPho637EZmNiQHeLJv7sfdaKb\n"
+	"-----END PRIVATE KEY-----\n";
+
+static const char client_pem[] =
+	"-----BEGIN CERTIFICATE-----\n"
+	"MIIBijCCATGgAwIBAgICEAQwCgYIKoZIzj0EAwIwHDEaMBgGA1UEAwwRcmVsYXlt\n"
+	"YWlsIHRlc3QgQ0EwIBcNMDAwMTAxMDAwMDAwWhgPMjEwMDAxMDEwMDAwMDBaMBsx\n"
+	"GTAXBgNVBAMMEHJlbGF5bWFpbCBjbGllbnQwWTATBgcqhkjOPQIBBggqhkjOPQMB\n"
+	"BwNCAASo5SSbNnsi8lQI3ZbEX6RqKgbl+1Hd4DXkzHfgd6oeHNWQ7awqRIJBL4ec\n"
+	"7kAJ0cjENOHOtxjD2U1OCjEuugYHo2IwYDAJBgNVHRMEAjAAMBMGA1UdJQQMMAoG\n"
+	"CCsGAQUFBwMCMB0GA1UdDgQWBBSyjue+lLaMohz8uZxfiUVktSW92zAfBgNVHSME\n"
+	"GDAWgBQAE79Jt6iVotNidDOHnT06SWvTtzAKBggqhkjOPQQDAgNHADBEAiBthege\n"
+	"ww80/Brvs4Nkx80agKywnLex+B4I2nPcSh0UFQIgLsRlsDK+Z+ShkQr1gusLpURg\n"
+	"Kjexh/oWqg/4D9CKf9c=\n"
+	"-----END CERTIFICATE-----\n";
+
+static const char client_key[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgkQeevkQKY4WjHFgh\n"
+	"SQn8372L3ndEUUanc/P3JGRlJqWhRANCAASo5SSbNnsi8lQI3ZbEX6RqKgbl+1Hd\n"
+	"4DXkzHfgd6oeHNWQ7awqRIJBL4ec7kAJ0cjENOHOtxjD2U1OCjEuugYH\n"
+	"-----END PRIVATE KEY-----\n";
+
+/* the TLS peer: Python's ssl module on the other end of the socket pair */
+static const char tls_server_py[] =
+	"import socket, ssl, sys\n"
+	"fd, cert, key, ca = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]\n"
+	"ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
+	"ctx.load_cert_chain(cert, key)\n"
+	"if ca != '-':\n"
+	"    ctx.load_verify_locations(ca)\n"
+	"    ctx.verify_mode = ssl.CERT_REQUIRED\n"
+	"try:\n"
+	"    t = ctx.wrap_socket(socket.socket(fileno=fd), server_side=True)\n"
+	"    line = b''\n"
+	"    while not line.endswith(b'\\n'):\n"
+	"        d = t.recv(100)\n"
+	"        if not d:\n"
+	"            break\n"
+	"        line += d\n"
+	"    t.sendall(b'250 ' + line.strip()[::-1] + b'\\r\\n')\n"
+	"    t.close()\n"
+	"except Exception:\n"
+	"    pass\n";
+
+struct tls_fixture {
+	char dir[64];
+	char path[7][128];
+	char pin[65];
+};
+
+enum { F_CA, F_OTHER_CA, F_SERVER, F_EXPIRED, F_SERVER_KEY, F_CLIENT, F_CLIENT_KEY };
+
+/* pem_fingerprint - SHA-256 of a PEM certificate's DER, as the configuration writes it */
+static void pem_fingerprint(const char *pem, char out[65])
+{
+	struct buf b64, der, hex;
+	unsigned char md[32];
+	buf_init(&b64, 4096);
+	buf_init(&der, 4096);
+	buf_init(&hex, 65);
+	const char *p = strchr(pem, '\n') + 1;
+	const char *end = strstr(p, "-----END");
+	for (; p < end; p++)
+		if (*p != '\n')
+			assert_int_equal(buf_putc(&b64, *p), 0);
+	assert_int_equal(crypto_base64_decode(b64.data, b64.len, &der), 0);
+	assert_int_equal(crypto_sha256(der.data, der.len, md), 0);
+	assert_int_equal(crypto_hex(md, sizeof md, &hex), 0);
+	memcpy(out, hex.data, 65);
+	buf_free(&b64);
+	buf_free(&der);
+	buf_free(&hex);
+}
+
+/* tls_setup - the certificates in a private temporary directory */
+static int tls_setup(void **state)
+{
+	static const char *const names[] = {"ca.pem", "other-ca.pem", "server.pem", "expired.pem",
+					    "server.key", "client.pem", "client.key"};
+	const char *const texts[] = {ca_pem, other_ca_pem, server_pem, expired_pem,
+				     server_key, client_pem, client_key};
+	struct tls_fixture *f = calloc(1, sizeof *f);
+	if (f == NULL || access("/usr/bin/python3", X_OK) != 0)
+		return -1;
+	memcpy(f->dir, "/tmp/test_io.XXXXXX", sizeof "/tmp/test_io.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	for (size_t i = 0; i < 7; i++) {
+		int n = snprintf(f->path[i], sizeof f->path[i], "%s/%s", f->dir, names[i]);
+		if (n < 0 || (size_t)n >= sizeof f->path[i])
+			return -1;
+		FILE *fp = fopen(f->path[i], "w");
+		if (fp == NULL || fputs(texts[i], fp) < 0 || fclose(fp) != 0)
+			return -1;
+	}
+	pem_fingerprint(server_pem, f->pin);
+	*state = f;
+	return 0;
+}
+
+/* tls_teardown - remove the temporary directory */
+static int tls_teardown(void **state)
+{
+	struct tls_fixture *f = *state;
+	for (size_t i = 0; i < 7; i++)
+		unlink(f->path[i]);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+/* tls_server - start the Python peer on fd with the given certificate */
+static pid_t tls_server(const struct tls_fixture *f, int fd, int cert, const char *client_ca)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char fdtext[16];
+		int n = snprintf(fdtext, sizeof fdtext, "%d", fd);
+		if (n < 0 || (size_t)n >= sizeof fdtext)
+			_exit(127);
+		execl("/usr/bin/python3", "python3", "-I", "-c", tls_server_py, fdtext,
+		      f->path[cert], f->path[F_SERVER_KEY], client_ca, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+#define PIN_OK "*"	/* stands for the server certificate's real fingerprint */
+
+static const struct {
+	int cert;		/* what the server presents */
+	bool verify;
+	int ca;			/* -1: none given */
+	const char *pin;
+	const char *servername;
+	bool client_auth;	/* the server demands a client certificate */
+	bool give_client_cert;
+	const char *error;	/* NULL: the handshake and one exchange succeed */
+} tls_cases[] = {
+	{F_SERVER, true, F_CA, NULL, NULL, false, false, NULL},
+	{F_SERVER, true, F_CA, NULL, "localhost", false, false, NULL},
+	{F_SERVER, true, F_CA, NULL, "127.0.0.1", false, false, NULL},
+	{F_SERVER, true, F_CA, NULL, "mail.example.com", false, false,
+	 "TLS: certificate verify failed: hostname mismatch"},
+	{F_SERVER, true, F_CA, NULL, "127.0.0.2", false, false,
+	 "TLS: certificate verify failed: IP address mismatch"},
+	{F_SERVER, true, F_OTHER_CA, NULL, NULL, false, false,
+	 "TLS: certificate verify failed: unable to get local issuer certificate"},
+	{F_EXPIRED, true, F_CA, NULL, NULL, false, false,
+	 "TLS: certificate verify failed: certificate has expired"},
+	{F_SERVER, false, -1, PIN_OK, "mail.example.com", false, false, NULL},
+	{F_SERVER, false, -1, "00000000000000000000000000000000"
+			      "00000000000000000000000000000000", NULL, false, false,
+	 "TLS: certificate fingerprint mismatch"},
+	{F_SERVER, true, F_CA, PIN_OK, NULL, false, false, NULL},
+	{F_SERVER, true, F_CA, PIN_OK, "mail.example.com", false, false,
+	 "TLS: certificate verify failed: hostname mismatch"},
+	{F_SERVER, true, F_OTHER_CA, PIN_OK, NULL, false, false,
+	 "TLS: certificate verify failed: unable to get local issuer certificate"},
+	{F_EXPIRED, false, -1, NULL, "mail.example.com", false, false, NULL},
+	{F_SERVER, true, F_CA, NULL, NULL, true, true, NULL},
+	/* the TLS 1.3 server refuses after our side finished: its alert or its hang-up */
+	{F_SERVER, true, F_CA, NULL, NULL, true, false, ""},
+};
+
+/* test_tls_verify - chain, name, expiry and pin decisions against a real TLS server */
+static void test_tls_verify(void **state)
+{
+	const struct tls_fixture *f = *state;
+	for (size_t i = 0; i < sizeof tls_cases / sizeof tls_cases[0]; i++) {
+		int sv[2];
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+		pid_t pid = tls_server(f, sv[1], tls_cases[i].cert,
+				       tls_cases[i].client_auth ? f->path[F_CA] : "-");
+		close(sv[1]);
+		struct io *io = io_from_fd(sv[0], "localhost", 10);
+		assert_non_null(io);
+		const char *pin = tls_cases[i].pin;
+		struct io_tls t = {
+			.servername = tls_cases[i].servername,
+			.verify = tls_cases[i].verify,
+			.ca_file = tls_cases[i].ca >= 0 ? f->path[tls_cases[i].ca] : NULL,
+			.fingerprint = pin != NULL && strcmp(pin, PIN_OK) == 0 ? f->pin : pin,
+			.cert_file = tls_cases[i].give_client_cert ? f->path[F_CLIENT] : NULL,
+			.key_file = tls_cases[i].give_client_cert ? f->path[F_CLIENT_KEY] : NULL,
+		};
+		struct buf line;
+		buf_init(&line, IO_LINE_MAX);
+		int r = io_start_tls(io, &t);
+		if (r == 0 && (io_write(io, "hello\n", 6) < 0 || io_flush(io) < 0 ||
+			       io_read_line(io, &line) != 1))
+			r = -1;
+		if (tls_cases[i].error == NULL) {
+			if (r != 0)
+				fail_msg("case %zu: %s", i, io_error(io));
+			assert_true(io_is_tls(io));
+			assert_string_equal(buf_cstr(&line), "250 olleh");
+			assert_non_null(strstr(io_tls_describe(io), "TLSv1."));
+		} else {
+			if (r != -1)
+				fail_msg("case %zu: accepted", i);
+			if (strncmp(io_error(io), tls_cases[i].error, strlen(tls_cases[i].error)) != 0)
+				fail_msg("case %zu: got \"%s\"", i, io_error(io));
+		}
+		buf_free(&line);
+		io_close(io);
+		waitpid(pid, NULL, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -506,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_tls_handshake_eof),
 		cmocka_unit_test(test_tls_handshake_timeout),
 		cmocka_unit_test(test_session_key),
+		cmocka_unit_test_setup_teardown(test_tls_verify, tls_setup, tls_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -357,6 +357,14 @@ static void test_long_lines(void **state)
 		{ "X:", 1200, 'a', "", 0, 'b', "\n\n", "X:", 996, "\r\n ", 0, "" },
 		{ "X: y\n ", 1100, 'c', "", 0, 'b', "\n\n", "X: y\r\n ", 997, "\r\n ", 0, "" },
 		{ "X: ", 995, 'a', "", 0, 'b', "\n\n", "X: ", 995, "\r\n\r\n", 0, "" },
+		/* the white space right after the limit is the fold */
+		{ "X: ", 995, 'a', " ", 10, 'b', "\n\n", "X: ", 995, "\r\n ", 10, "\r\n\r\n" },
+		{ "X: a ", 993, 'a', "\t", 10, 'b', "\n\n", "X: a ", 993, "\r\n\t", 10, "\r\n\r\n" },
+		/* the only white space is after the colon; then CRLF SP */
+		{ "Subject: ", 1000, 'a', "", 0, 'b', "\n\nb\n", "Subject:\r\n ", 997,
+		  "\r\n aaa\r\n\r\nb\r\n", 0, "" },
+		/* folded twice: after "a", then at the tab */
+		{ "X: a ", 994, 'a', "\t", 10, 'b', "\n\n", "X: a\r\n ", 994, "\r\n\t", 10, "\r\n\r\n" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct long_case *c = &cases[i];
@@ -391,30 +399,6 @@ static void test_long_lines(void **state)
 		buf_free(&want);
 		buf_free(&s.b);
 	}
-}
-
-/* test_header_folding_regular - the subject of test_long_lines, stated by hand */
-static void test_header_fold_subject(void **state)
-{
-	(void)state;
-	struct buf in, want;
-	buf_init(&in, 1 << 16);
-	buf_init(&want, 1 << 16);
-	assert_int_equal(buf_puts(&in, "Subject: "), 0);
-	rep(&in, 'a', 1000);
-	assert_int_equal(buf_puts(&in, "\n\nb\n"), 0);
-	/* the only white space is right after the colon; then CRLF SP */
-	assert_int_equal(buf_puts(&want, "Subject:\r\n "), 0);
-	rep(&want, 'a', 997);
-	assert_int_equal(buf_puts(&want, "\r\n aaa\r\n\r\nb\r\n"), 0);
-	struct sink s;
-	char err[200];
-	sink_init(&s);
-	assert_int_equal(run_str(in.data, in.len, true, 64, &s, err, sizeof err), 0);
-	assert_out(&s, want.data, want.len, "subject");
-	buf_free(&in);
-	buf_free(&want);
-	buf_free(&s.b);
 }
 
 /* test_big_body - 10 MB streamed with bounded memory and large writes */
@@ -762,6 +746,7 @@ static void test_rewrite_from(void **state)
 		{ "Subject: s\nFrom: A\n <a@x>\nTo: t\n", "me@z",
 		  "Subject: s\r\nFrom: A <me@z>\r\nTo: t\r\n" },
 		{ "From: A <a@x>\nfrom: B <b@x>\n", "", "From: A <MAILER-DAEMON@example.com>\r\n" },
+		{ "From: Team: A <a@x>;\n", "me@z", "From: me@z\r\n" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct message_completion mc = { cases[i].sender, "Ignored", "example.com", true, NOW };
@@ -777,6 +762,28 @@ static void test_rewrite_from(void **state)
 	}
 }
 
+/* test_rewrite_long_name - a display name folded onto its own line stays within 998 */
+static void test_rewrite_long_name(void **state)
+{
+	(void)state;
+	struct buf in, want;
+	buf_init(&in, 1 << 16);
+	buf_init(&want, 1 << 16);
+	assert_int_equal(buf_puts(&in, "Date: d\nMessage-ID: <m@x>\nFrom:\n \""), 0);
+	rep(&in, 'n', 995);
+	assert_int_equal(buf_puts(&in, "\" <j@x>\n\n"), 0);
+	assert_int_equal(buf_puts(&want, "Date: d\r\nMessage-ID: <m@x>\r\nFrom:\r\n \""), 0);
+	rep(&want, 'n', 995);
+	assert_int_equal(buf_puts(&want, "\"\r\n <me@z>\r\n\r\n"), 0);
+	struct message_completion mc = { "me@z", NULL, "example.com", true, NOW };
+	struct sink s;
+	assert_int_equal(complete(in.data, &mc, &s), 0);
+	assert_string_equal(s.b.data, want.data);
+	buf_free(&s.b);
+	buf_free(&in);
+	buf_free(&want);
+}
+
 int main(void)
 {
 	/* a reader that stops at the lone dot closes on a writer still writing */
@@ -787,7 +794,6 @@ int main(void)
 		cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_header_errors),
 		cmocka_unit_test(test_long_lines),
-		cmocka_unit_test(test_header_fold_subject),
 		cmocka_unit_test(test_big_body),
 		cmocka_unit_test(test_header_too_big),
 		cmocka_unit_test(test_eightbit),
@@ -798,6 +804,7 @@ int main(void)
 		cmocka_unit_test(test_add_from),
 		cmocka_unit_test(test_present_kept),
 		cmocka_unit_test(test_rewrite_from),
+		cmocka_unit_test(test_rewrite_long_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "queue.h"
@@ -247,21 +249,20 @@ static void test_tmp_invisible_and_abort(void **state)
 	assert_int_equal(count_entries(f, "q"), 0);
 }
 
-/* test_walk_order - oldest first, foreign names ignored */
+/* test_walk_order - oldest first whatever the directory order, foreign names ignored */
 static void test_walk_order(void **state)
 {
 	struct fixture *f = *state;
+	static const time_t arrivals[] = { 3000, 1000, 5000, 2000, 4000 };
 	struct envelope e;
 	struct queue_msg m;
-	char ids[8][QUEUE_ID_LEN + 1];
-	char newest[QUEUE_ID_LEN + 1], oldest[QUEUE_ID_LEN + 1];
+	char ids[8][QUEUE_ID_LEN + 1], byage[5][QUEUE_ID_LEN + 1];
 	make_env(&e, "alice@example.com");
-	commit_one(f, &e, 3000, false, &m);
-	memcpy(newest, m.id, sizeof(newest));
-	queue_release(&m);
-	commit_one(f, &e, 1000, false, &m);
-	memcpy(oldest, m.id, sizeof(oldest));
-	queue_release(&m);
+	for (size_t i = 0; i < 5; i++) {
+		commit_one(f, &e, arrivals[i], false, &m);
+		memcpy(byage[arrivals[i] / 1000 - 1], m.id, QUEUE_ID_LEN + 1);
+		queue_release(&m);
+	}
 	int fd = openat(f->q.qfd, "junk.tmp", O_CREAT | O_WRONLY, 0600);
 	assert_true(fd >= 0);
 	close(fd);
@@ -270,9 +271,9 @@ static void test_walk_order(void **state)
 	close(fd);
 	memset(ids, 0, sizeof(ids));
 	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
-	assert_string_equal(ids[0], oldest);
-	assert_string_equal(ids[1], newest);
-	assert_int_equal(ids[2][0], '\0');
+	for (size_t i = 0; i < 5; i++)
+		assert_string_equal(ids[i], byage[i]);
+	assert_int_equal(ids[5][0], '\0');
 }
 
 /* test_lock_busy_gone - one holder at a time; a finished message is GONE */
@@ -295,6 +296,70 @@ static void test_lock_busy_gone(void **state)
 	assert_false(exists(f, "q", id));
 	assert_int_equal(queue_lock(&f->q, id, &m2, err, sizeof(err)), QUEUE_GONE);
 	assert_int_equal(queue_read(&f->q, id, &m2, err, sizeof(err)), -1);
+}
+
+/* child_lock - in a child process, try to lock id; its queue_lock result */
+static int child_lock(struct fixture *f, const char *id)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct queue_msg m;
+		char err[256];
+		enum queue_lock_result r = queue_lock(&f->q, id, &m, err, sizeof(err));
+		if (r == QUEUE_LOCKED)
+			queue_release(&m);
+		_exit((int)r);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* test_lock_other_process - the submitter's lock holds against another runner */
+static void test_lock_other_process(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m;
+	char id[QUEUE_ID_LEN + 1];
+	make_env(&e, "alice@example.com");
+	commit_one(f, &e, 1000, false, &m);
+	memcpy(id, m.id, sizeof(id));
+	assert_int_equal(child_lock(f, id), QUEUE_BUSY);
+	queue_release(&m);
+	assert_int_equal(child_lock(f, id), QUEUE_LOCKED);
+}
+
+/* test_large_message - data past the write buffer arrives intact, 8BIT patched */
+static void test_large_message(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_new n;
+	struct queue_msg m;
+	char err[256], chunk[7001];
+	size_t total = 0;
+	make_env(&e, "alice@example.com");
+	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), 0);
+	for (int i = 0; i < 40; i++) {
+		for (size_t k = 0; k < sizeof(chunk); k++)
+			chunk[k] = (char)('a' + (total + k) % 26);
+		assert_int_equal(queue_new_write(&n, chunk, sizeof(chunk)), 0);
+		total += sizeof(chunk);
+	}
+	assert_int_equal(queue_new_commit(&f->q, &n, true, &m, err, sizeof(err)), 0);
+	assert_int_equal(m.size, total);
+	assert_true(m.eightbit);
+	char *got = malloc(total);
+	assert_non_null(got);
+	assert_int_equal(pread(m.fd, got, total, m.data_off), (ssize_t)total);
+	for (size_t k = 0; k < total; k++)
+		if (got[k] != (char)('a' + k % 26))
+			fail_msg("byte %zu differs", k);
+	free(got);
+	queue_release(&m);
 }
 
 /* test_lock_checks_file - extra links and bad ids are refused */
@@ -377,6 +442,24 @@ static void test_fail_moves(void **state)
 	assert_int_equal(count_entries(f, "failed"), 2);
 }
 
+/* test_open_fresh_spool - without create, an empty spool dir lists nothing */
+static void test_open_fresh_spool(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_queue_fresh.XXXXXX", err[256];
+	char ids[8][QUEUE_ID_LEN + 1];
+	struct queue q;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(queue_open(&q, dir, false, err, sizeof(err)), 0);
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(queue_walk(&q, collect, ids), 0);
+	assert_int_equal(ids[0][0], '\0');
+	queue_clean_tmp(&q, 0);
+	queue_close(&q);
+	assert_int_equal(rmdir(dir), 0);	/* nothing was created */
+	assert_int_equal(queue_open(&q, dir, false, err, sizeof(err)), -1);
+}
+
 /* test_valid_id - table of ids */
 static void test_valid_id(void **state)
 {
@@ -418,6 +501,47 @@ static void test_retry_delay(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_int_equal(queue_retry_delay(cases[i].attempts, cases[i].min, cases[i].max),
 				 cases[i].want);
+}
+
+/* test_killed_writer - a writer killed mid-message leaves nothing visible */
+static void test_killed_writer(void **state)
+{
+	struct fixture *f = *state;
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct envelope e;
+		struct queue_new n;
+		char err[256];
+		make_env(&e, "alice@example.com");
+		if (queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)) < 0)
+			_exit(1);
+		for (int i = 0; i < 100; i++)
+			if (queue_new_write(&n, data, sizeof(data) - 1) < 0)
+				_exit(1);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(count_entries(f, "tmp"), 1);
+	queue_clean_tmp(&f->q, 0);	/* still alive: its lock keeps the file */
+	assert_int_equal(count_entries(f, "tmp"), 1);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	close(ready[0]);
+	close(ready[1]);
+	char ids[8][QUEUE_ID_LEN + 1];
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
+	assert_int_equal(ids[0][0], '\0');
+	queue_clean_tmp(&f->q, 0);	/* the lock died with the writer */
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_int_equal(count_entries(f, "q"), 0);
 }
 
 /* make_old_tmp - a temp file with an old mtime */
@@ -528,10 +652,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmp_invisible_and_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_busy_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock_other_process, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_checks_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
+		cmocka_unit_test(test_open_fresh_spool),
 		cmocka_unit_test(test_valid_id),
 		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_parse_table),

@@ -80,6 +80,23 @@ static const struct addr_case addr_cases[] = {
 	{ "<>", 0, 0, "" },
 	{ "-oQ/tmp/", 0, 1, "-oQ/tmp/" },
 	{ "\"with\rcr\"@x", 0, 1, "\"with\rcr\"@x" },
+	/* the examples of RFC 5322 appendix A, and more field values seen in the wild */
+	{ "Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>", 0, 3,
+	  "mary@x.test|jdoe@example.org|one@y.test" },
+	{ "<boss@nil.test>, \"Giant; \\\"Big\\\" Box\" <sysservices@example.net>", 0, 2,
+	  "boss@nil.test|sysservices@example.net" },
+	{ "A Group(Some people)\r\n     :Chris Jones <c@(Chris's host.)public.example>,\r\n"
+	  "         joe@example.org,\r\n  John <jdoe@one.test> (my dear friend); (the end of the group)",
+	  0, 3, "c@public.example|joe@example.org|jdoe@one.test" },
+	{ "Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>", 0, 1, "pete@silly.test" },
+	{ "=?iso-8859-1?Q?Andr=E9?= Pirard <PIRARD@vm1.ulg.ac.be>", 0, 1, "PIRARD@vm1.ulg.ac.be" },
+	{ "'John Doe' <jd@x.com>", 0, 1, "jd@x.com" },
+	{ "a@x.com; b@y.com", 0, 2, "a@x.com|b@y.com" },
+	{ "Friends: \"A, B\" <a@x>, (c) b@y;, Enemies: ;", 0, 2, "a@x|b@y" },
+	{ "\"Joe Q. Public\" <john.q.public@example.com>", 0, 1, "john.q.public@example.com" },
+	{ "John Q. Public <JQP@example.com>", 0, 1, "JQP@example.com" },
+	{ "\"first\\\\last\"@x", 0, 1, "\"first\\\\last\"@x" },
+	{ "MAILER-DAEMON@host.example (Mail Delivery System)", 0, 1, "MAILER-DAEMON@host.example" },
 	/* broken beyond recovery */
 	{ "a@b@c", 0, -1, NULL },
 	{ "Name <a@x.com", 0, -1, NULL },

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "secret.h"
@@ -143,11 +144,30 @@ static void test_too_long(void **state)
 	buf_wipe(&out);
 }
 
+/* test_pipe_held_open - a daemon started by the helper does not hold us */
+static void test_pipe_held_open(void **state)
+{
+	(void)state;
+	struct conf c;
+	struct buf out;
+	char err[512] = "";
+	memset(&c, 0, sizeof c);
+	c.auth.user = "u";
+	c.auth.password_command = "sleep 5 2>/dev/null & echo tok3n";
+	buf_init(&out, 4096);
+	time_t start = time(NULL);
+	assert_int_equal(secret_fetch(&c, &out, err, sizeof err), 0);
+	assert_string_equal(buf_cstr(&out), "tok3n");
+	assert_true(time(NULL) - start < 3);
+	buf_wipe(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fetch),
 		cmocka_unit_test(test_too_long),
+		cmocka_unit_test(test_pipe_held_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,15 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
 #include "smtp.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -239,6 +248,338 @@ static void test_stuff(void **state)
 	}
 }
 
+/*
+ * A scripted smarthost in a child process: "C:line" is what the client
+ * must send next (exactly), "S:line" what the server answers, "X:bytes"
+ * raw bytes sent as they are, "E:" hang up at once. The child exits 0 only when the client
+ * followed the script to the end (and then closed the connection).
+ */
+#define SCRIPT_MAX 40
+
+struct session_case {
+	const char *name;
+	enum conf_tls tls;
+	enum conf_mech mech;
+	const char *user, *secret;
+	const char *data;		/* message data; NULL: smtp_open only */
+	const char *rcpt[3];
+	bool eightbit;
+	const char *notify, *ret, *envid;
+	const char *script[SCRIPT_MAX];
+	bool open_ok;
+	int why_code;			/* smtp_open failure: the reply code */
+	const char *why_text;		/* ... and a piece of its text */
+	enum smtp_verdict verdict;
+	int tx_code;
+	const char *tx_text;
+	int rcpt_code[3];
+	bool lost;
+};
+
+/* serve_script - the child: play one script on the first connection */
+static int serve_script(int ls, const char *const *script)
+{
+	int fd = accept(ls, NULL, NULL), one = 1;
+	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+		return 2;
+	FILE *in = fdopen(dup(fd), "r");
+	char line[8192];
+	for (size_t i = 0; i < SCRIPT_MAX && script[i] != NULL; i++) {
+		const char *step = script[i];
+		if (step[0] == 'E')
+			return 0;
+		if (step[0] == 'S' || step[0] == 'X') {
+			int n = snprintf(line, sizeof line, "%s%s", step + 2, step[0] == 'S' ? "\r\n" : "");
+			if (n < 0 || (size_t)n >= sizeof line || write(fd, line, (size_t)n) != n)
+				return 3;
+			continue;
+		}
+		if (fgets(line, sizeof line, in) == NULL) {
+			fprintf(stderr, "script step %zu: want \"%s\", got EOF\n", i, step + 2);
+			return 4;
+		}
+		line[strcspn(line, "\r\n")] = '\0';
+		if (strcmp(line, step + 2) != 0) {
+			fprintf(stderr, "script step %zu: want \"%s\", got \"%s\"\n", i, step + 2, line);
+			return 5;
+		}
+	}
+	/* the client must now say QUIT or hang up, nothing else */
+	if (fgets(line, sizeof line, in) != NULL && strncmp(line, "QUIT", 4) != 0) {
+		fprintf(stderr, "after the script: unexpected \"%s\"\n", line);
+		return 6;
+	}
+	return 0;
+}
+
+/* start_server - listen on 127.0.0.1, fork the scripted server; its port */
+static pid_t start_server(const char *const *script, unsigned *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof sa;
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(ls >= 0);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(serve_script(ls, script));
+	close(ls);
+	return pid;
+}
+
+/* data_file - an unlinked temporary file holding data */
+static int data_file(const char *data)
+{
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	int fd = dup(fileno(f));
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	fclose(f);
+	return fd;
+}
+
+/* run_session - one scripted case: open, maybe send, close, check the script */
+static void run_session(const struct session_case *c)
+{
+	struct conf conf;
+	struct smtp_reply why, rr[3];
+	unsigned port;
+	int status;
+	memset(&conf, 0, sizeof conf);
+	conf.smarthost.helo = "client.example";
+	conf.smarthost.timeout = 5;
+	print_message("session: %s\n", c->name);
+	pid_t pid = start_server(c->script, &port);
+	struct smtp_config cfg = {
+		.host = "127.0.0.1", .port = port, .tls = c->tls, .conf = &conf,
+		.mechanism = c->mech, .user = c->user, .secret = c->secret,
+	};
+	struct smtp_session *s = smtp_open(&cfg, &why);
+	assert_int_equal(s != NULL, c->open_ok);
+	if (s == NULL) {
+		assert_int_equal(why.code, c->why_code);
+		assert_non_null(strstr(why.text, c->why_text));
+	} else if (c->data != NULL) {
+		size_t n = 0;
+		while (n < 3 && c->rcpt[n] != NULL)
+			n++;
+		struct smtp_result res = { .rcpt = rr };
+		struct smtp_message m = {
+			.sender = "me@example.com", .rcpt = c->rcpt, .nrcpt = n,
+			.size = strlen(c->data), .eightbit = c->eightbit, .notify = c->notify,
+			.ret = c->ret, .envid = c->envid, .data_fd = data_file(c->data),
+		};
+		enum smtp_verdict v = smtp_send(s, &m, &res);
+		close(m.data_fd);
+		assert_int_equal(v, c->verdict);
+		assert_int_equal(res.tx.code, c->tx_code);
+		assert_non_null(strstr(res.tx.text, c->tx_text));
+		assert_int_equal(res.session_lost, c->lost);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(rr[i].code, c->rcpt_code[i]);
+	}
+	smtp_close(s);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+#define GREET "S:220 mx.example ESMTP", "C:EHLO client.example"
+#define LOGIN_SEED "C:AUTH LOGIN", "S:334 VXNlcm5hbWU6", "C:bXlhY2NvdW50", \
+	"S:334 UGFzc3dvcmQ6", "C:bXlwYXNzd29yZA==", "S:235 Authentication successful"
+
+static const struct session_case open_cases[] = {
+	{ "the seed's session", CONF_TLS_NONE, CONF_MECH_LOGIN, "myaccount", "mypassword", .script = {
+		"S:220 Welcome to coremail System(With Anti-Spam) 2.1", "C:EHLO client.example",
+		"S:250-192.168.30.29", "S:250-PIPELINING", "S:250-SIZE 10240000", "S:250-ETRN",
+		"S:250-AUTH LOGIN", "S:250 8BITMIME", LOGIN_SEED }, .open_ok = true },
+	{ "old AUTH=LOGIN line", CONF_TLS_NONE, CONF_MECH_LOGIN, "myaccount", "mypassword", .script = {
+		GREET, "S:250-mx.example", "S:250 AUTH=LOGIN", LOGIN_SEED }, .open_ok = true },
+	{ "auto picks CRAM-MD5 without TLS", CONF_TLS_NONE, CONF_MECH_AUTO, "tim", "tanstaaftanstaaf",
+	  .script = { GREET, "S:250-mx.example", "S:250-AUTH LOGIN PLAIN", "S:250 AUTH=CRAM-MD5",
+		"C:AUTH CRAM-MD5",
+		"S:334 PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+		"C:dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw", "S:235 2.7.0 ok" },
+	  .open_ok = true },
+	{ "PLAIN with its initial response", CONF_TLS_NONE, CONF_MECH_PLAIN, "myaccount", "mypassword",
+	  .script = { GREET, "S:250-mx.example", "S:250 AUTH PLAIN",
+		"C:AUTH PLAIN AG15YWNjb3VudABteXBhc3N3b3Jk", "S:235 ok" }, .open_ok = true },
+	{ "535 fails the session with the reply", CONF_TLS_NONE, CONF_MECH_PLAIN, "u", "p",
+	  .script = { GREET, "S:250-mx.example", "S:250 AUTH PLAIN", "C:AUTH PLAIN AHUAcA==",
+		"S:535 5.7.8 Authentication credentials invalid" },
+	  .why_code = 535, .why_text = "credentials invalid" },
+	{ "auto refuses clear-text mechanisms without TLS", CONF_TLS_NONE, CONF_MECH_AUTO, "u", "p",
+	  .script = { GREET, "S:250-mx.example", "S:250 AUTH PLAIN LOGIN" },
+	  .why_text = "in clear" },
+	{ "explicit mechanism not offered", CONF_TLS_NONE, CONF_MECH_CRAM_MD5, "u", "p",
+	  .script = { GREET, "S:250-mx.example", "S:250 AUTH PLAIN LOGIN" },
+	  .why_text = "does not offer AUTH CRAM-MD5" },
+	{ "554 greeting", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  .script = { "S:554 5.7.1 go away" }, .why_code = 554, .why_text = "go away" },
+	{ "EHLO refused: HELO when no TLS, no AUTH", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  .script = { GREET, "S:502 5.5.1 what", "C:HELO client.example", "S:250 hi" },
+	  .open_ok = true },
+	{ "EHLO refused with AUTH needed: no HELO", CONF_TLS_NONE, CONF_MECH_PLAIN, "u", "p",
+	  .script = { GREET, "S:502 5.5.1 what" }, .why_code = 502, .why_text = "what" },
+	{ "STARTTLS not offered", CONF_TLS_STARTTLS, CONF_MECH_NONE, NULL, NULL,
+	  .script = { GREET, "S:250-mx.example", "S:250 8BITMIME" },
+	  .why_text = "does not offer STARTTLS" },
+	{ "STARTTLS refused", CONF_TLS_STARTTLS, CONF_MECH_NONE, NULL, NULL,
+	  .script = { GREET, "S:250-mx.example", "S:250 STARTTLS", "C:STARTTLS",
+		"S:454 4.7.0 TLS not available" }, .why_code = 454, .why_text = "TLS not available" },
+	{ "STARTTLS response injection", CONF_TLS_STARTTLS, CONF_MECH_NONE, NULL, NULL,
+	  .script = { GREET, "S:250-mx.example", "S:250 STARTTLS", "C:STARTTLS",
+		"X:220 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n" },
+	  .why_text = "STARTTLS reply followed by unexpected data (injection attempt)" },
+	{ "malformed multi-line reply", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  .script = { GREET, "S:250-mx.example", "S:251 PIPELINING" }, .why_text = "malformed" },
+	{ "421 at EHLO", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  .script = { GREET, "S:421 4.3.2 shutting down" }, .why_code = 421, .why_text = "shutting" },
+};
+
+/* test_open - the session set-up cases */
+static void test_open(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N(open_cases); i++)
+		run_session(&open_cases[i]);
+}
+
+#define EHLO_PIPE GREET, "S:250-mx.example", "S:250-PIPELINING", "S:250-SIZE 1000", \
+	"S:250-8BITMIME", "S:250 DSN"
+#define EHLO_PLAIN GREET, "S:250-mx.example", "S:250 SIZE"
+
+static const struct session_case send_cases[] = {
+	{ "pipelined, one recipient refused", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "Subject: x\r\n\r\n.dot\r\nend\r\n", { "a@x", "bad@x" }, .script = { EHLO_PIPE,
+		"C:MAIL FROM:<me@example.com> SIZE=25", "C:RCPT TO:<a@x>", "C:RCPT TO:<bad@x>",
+		"C:DATA", "S:250 2.1.0 ok", "S:250 2.1.5 ok", "S:550 5.1.1 no such user",
+		"S:354 go", "C:Subject: x", "C:", "C:..dot", "C:end", "C:.",
+		"S:250 2.0.0 queued as X" }, .open_ok = true,
+	  .verdict = SMTP_OK, .tx_code = 250, .tx_text = "queued as X", .rcpt_code = { 250, 550 } },
+	{ "DSN and 8BITMIME parameters", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "x\r\n", { "a@x" }, true, "SUCCESS,FAILURE", "HDRS", "id42", .script = { EHLO_PIPE,
+		"C:MAIL FROM:<me@example.com> SIZE=3 BODY=8BITMIME RET=HDRS ENVID=id42",
+		"C:RCPT TO:<a@x> NOTIFY=SUCCESS,FAILURE", "C:DATA", "S:250 ok", "S:250 ok",
+		"S:354 go", "C:x", "C:.", "S:250 ok" }, .open_ok = true,
+	  .verdict = SMTP_OK, .tx_code = 250, .tx_text = "ok", .rcpt_code = { 250 } },
+	{ "no recipient accepted, DATA already sent", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "x\r\n", { "a@x", "b@x" }, .script = { EHLO_PIPE,
+		"C:MAIL FROM:<me@example.com> SIZE=3", "C:RCPT TO:<a@x>", "C:RCPT TO:<b@x>",
+		"C:DATA", "S:250 ok", "S:450 4.2.0 later", "S:550 5.1.1 unknown", "S:354 go",
+		"C:.", "S:554 no valid recipients" }, .open_ok = true,
+	  .verdict = SMTP_PERM, .tx_code = 550, .tx_text = "unknown", .rcpt_code = { 450, 550 } },
+	{ "all recipients 4xx: temporary", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "x\r\n", { "a@x" }, .script = { EHLO_PIPE,
+		"C:MAIL FROM:<me@example.com> SIZE=3", "C:RCPT TO:<a@x>", "C:DATA",
+		"S:250 ok", "S:452 4.5.3 too many", "S:554 5.5.1 no valid recipients" },
+	  .open_ok = true, .verdict = SMTP_TEMP, .tx_code = 452, .tx_text = "too many",
+	  .rcpt_code = { 452 } },
+	{ "MAIL refused, pipelined", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "x\r\n", { "a@x" }, .script = { EHLO_PIPE,
+		"C:MAIL FROM:<me@example.com> SIZE=3", "C:RCPT TO:<a@x>", "C:DATA",
+		"S:553 5.7.1 sender refused", "S:503 5.5.1 no MAIL", "S:503 5.5.1 no MAIL" },
+	  .open_ok = true, .verdict = SMTP_PERM, .tx_code = 553, .tx_text = "sender refused",
+	  .rcpt_code = { 0 } },
+	{ "too large for SIZE: refused before MAIL", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "0123456789", { "a@x" }, .script = { GREET, "S:250-mx.example", "S:250 SIZE 5" },
+	  .open_ok = true, .verdict = SMTP_PERM, .tx_code = 552,
+	  .tx_text = "message size 10 exceeds the smarthost's limit of 5", .rcpt_code = { 0 } },
+	{ "serial, missing final CRLF added", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "abc", { "a@x" }, .script = { EHLO_PLAIN,
+		"C:MAIL FROM:<me@example.com> SIZE=3", "S:250 ok", "C:RCPT TO:<a@x>", "S:250 ok",
+		"C:DATA", "S:354 go", "C:abc", "C:.", "S:250 done" }, .open_ok = true,
+	  .verdict = SMTP_OK, .tx_code = 250, .tx_text = "done", .rcpt_code = { 250 } },
+	{ "serial, no recipient: no DATA", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "abc\r\n", { "a@x" }, .script = { EHLO_PLAIN,
+		"C:MAIL FROM:<me@example.com> SIZE=5", "S:250 ok", "C:RCPT TO:<a@x>",
+		"S:550 5.1.1 no" }, .open_ok = true,
+	  .verdict = SMTP_PERM, .tx_code = 550, .tx_text = "no", .rcpt_code = { 550 } },
+	{ "421 to MAIL: session lost", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "abc\r\n", { "a@x" }, .script = { EHLO_PLAIN,
+		"C:MAIL FROM:<me@example.com> SIZE=5", "S:421 4.3.2 bye" }, .open_ok = true,
+	  .verdict = SMTP_TEMP, .tx_code = 421, .tx_text = "bye", .rcpt_code = { 0 }, .lost = true },
+	{ "end of data refused", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "abc\r\n", { "a@x" }, .script = { EHLO_PLAIN,
+		"C:MAIL FROM:<me@example.com> SIZE=5", "S:250 ok", "C:RCPT TO:<a@x>", "S:250 ok",
+		"C:DATA", "S:354 go", "C:abc", "C:.", "S:554 5.7.1 spam" }, .open_ok = true,
+	  .verdict = SMTP_PERM, .tx_code = 554, .tx_text = "spam", .rcpt_code = { 250 } },
+	{ "connection closed after DATA", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "abc\r\n", { "a@x" }, .script = { EHLO_PLAIN,
+		"C:MAIL FROM:<me@example.com> SIZE=5", "S:250 ok", "C:RCPT TO:<a@x>", "S:250 ok",
+		"C:DATA", "S:354 go", "C:abc", "C:.", "E:" }, .open_ok = true,
+	  .verdict = SMTP_TEMP, .tx_code = 0, .tx_text = "lost connection", .rcpt_code = { 250 },
+	  .lost = true },
+	{ "CHUNKING: BDAT with the envelope, data raw", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  ".dot\r\nend", { "a@x", "b@x" }, .script = { GREET, "S:250-mx.example",
+		"S:250-PIPELINING", "S:250 CHUNKING", "C:MAIL FROM:<me@example.com>",
+		"C:RCPT TO:<a@x>", "C:RCPT TO:<b@x>", "C:BDAT 11 LAST", "C:.dot", "C:end",
+		"S:250 ok", "S:250 ok", "S:550 5.1.1 unknown", "S:250 2.0.0 queued" },
+	  .open_ok = true, .verdict = SMTP_OK, .tx_code = 250, .tx_text = "queued",
+	  .rcpt_code = { 250, 550 } },
+	{ "CHUNKING: no recipient accepted", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "x\r\n", { "a@x" }, .script = { GREET, "S:250-mx.example", "S:250-PIPELINING",
+		"S:250 CHUNKING", "C:MAIL FROM:<me@example.com>", "C:RCPT TO:<a@x>",
+		"C:BDAT 3 LAST", "C:x", "S:250 ok", "S:550 5.1.1 unknown",
+		"S:554 5.5.1 no valid recipients" },
+	  .open_ok = true, .verdict = SMTP_PERM, .tx_code = 550, .tx_text = "unknown",
+	  .rcpt_code = { 550 } },
+	{ "control character in an address", CONF_TLS_NONE, CONF_MECH_NONE, NULL, NULL,
+	  "abc\r\n", { "a@x\r\nRSET" }, .script = { EHLO_PLAIN }, .open_ok = true,
+	  .verdict = SMTP_PERM, .tx_code = 501, .tx_text = "control", .rcpt_code = { 0 } },
+};
+
+/* test_send - transactions against the scripted server */
+static void test_send(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N(send_cases); i++)
+		run_session(&send_cases[i]);
+}
+
+/* test_transcript - -v shows the conversation with every secret redacted */
+static void test_transcript(void **state)
+{
+	(void)state;
+	static const struct {
+		size_t open_case;
+		const char *shown[3];
+		const char *hidden[3];
+	} cases[] = {
+		{ 0, { "> AUTH LOGIN", "> <redacted>", "< 334 UGFzc3dvcmQ6" },
+		  { "bXlhY2NvdW50", "bXlwYXNzd29yZA==", "mypassword" } },
+		{ 3, { "> AUTH PLAIN <redacted>", "< 235 ok", "> EHLO client.example" },
+		  { "AG15YWNjb3VudABteXBhc3N3b3Jk", "mypassword", "bXlwYXNzd29yZA" } },
+		{ 2, { "> AUTH CRAM-MD5", "> <redacted>", "< 235 2.7.0 ok" },
+		  { "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw", "b913a602c7ed", "tanstaaf" } },
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		char text[8192];
+		FILE *f = tmpfile();
+		assert_non_null(f);
+		int saved = dup(2);
+		assert_true(saved >= 0 && dup2(fileno(f), 2) == 2);
+		log_init("test", true);
+		run_session(&open_cases[cases[i].open_case]);
+		log_init("test", false);
+		assert_int_equal(dup2(saved, 2), 2);
+		close(saved);
+		rewind(f);
+		size_t n = fread(text, 1, sizeof text - 1, f);
+		text[n] = '\0';
+		fclose(f);
+		for (size_t k = 0; k < 3; k++) {
+			assert_non_null(strstr(text, cases[i].shown[k]));
+			assert_null(strstr(text, cases[i].hidden[k]));
+		}
+	}
+}
+
 /* main - run everything */
 int main(void)
 {
@@ -250,6 +591,9 @@ int main(void)
 		cmocka_unit_test(test_assembly),
 		cmocka_unit_test(test_assembly_limits),
 		cmocka_unit_test(test_stuff),
+		cmocka_unit_test(test_open),
+		cmocka_unit_test(test_send),
+		cmocka_unit_test(test_transcript),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

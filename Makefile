@@ -40,6 +40,7 @@ UNIT_smtp     = smtp auth io tls crypto log conf buf
 UNIT_queue    = queue envelope rfc5322 conf log buf
 UNIT_dsn      = dsn queue envelope rfc5322 smtp auth io tls crypto conf log buf
 UNIT_log      = log buf
+UNIT_io       = io tls crypto log buf
 UNIT_options  = options conf buf
 UNIT_mailq    = mailq queue envelope rfc5322 conf log buf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))

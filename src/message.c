@@ -755,6 +755,35 @@ static size_t phrase_len(const char *v, size_t n)
 	return i;
 }
 
+/* message_set_field - put a rewritten field in the place of field i */
+int message_set_field(struct message_headers *h, size_t i, const char *text, size_t len)
+{
+	size_t namelen = field_name_len(text, len), line = 0;
+	if (i >= h->n || namelen == 0 || len < 2 || text[len - 2] != '\r' || text[len - 1] != '\n')
+		return -1;
+	for (size_t k = 0; k < len; k++) {
+		char c = text[k];
+		if (c == '\0' || (c == '\r' && (k + 1 >= len || text[k + 1] != '\n')) ||
+		    (c == '\n' && (k == 0 || text[k - 1] != '\r')))
+			return -1;
+		if (c == '\n') {
+			/* a continuation must start with white space, or it would be a new field */
+			if (k + 1 < len && !is_wsp(text[k + 1]))
+				return -1;
+			line = 0;
+		} else if (c != '\r' && ++line > MESSAGE_LINE_MAX) {
+			return -1;
+		}
+	}
+	size_t off = h->raw.len;
+	if (buf_append(&h->raw, text, len) < 0)
+		return -1;
+	h->f[i].off = off;
+	h->f[i].len = len;
+	h->f[i].namelen = namelen;
+	return 0;
+}
+
 /* rewrite_from - the first From: gets addr, keeping its display name; others go */
 static int rewrite_from(struct message_headers *h, long i, const char *addr)
 {

@@ -94,6 +94,15 @@ const char *message_field_value(const struct message_headers *h, size_t i, size_
  */
 long message_find(const struct message_headers *h, const char *name, size_t start);
 
+/*
+ * message_set_field - replace field i by text (the whole field: name,
+ * colon, value, continuation lines, final CRLF), keeping its place.
+ * Refused (-1, field unchanged) unless text is one well-formed field: a
+ * name, every line ending in CRLF, none over 998 octets, no other CR or
+ * LF, no NUL.
+ */
+int message_set_field(struct message_headers *h, size_t i, const char *text, size_t len);
+
 /* message_remove - mark every field named name removed (Bcc, Resent-Bcc) */
 void message_remove(struct message_headers *h, const char *name);
 

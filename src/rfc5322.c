@@ -567,3 +567,107 @@ bool rfc5322_name_is(const char *name, size_t namelen, const char *want)
 	}
 	return want[i] == '\0';
 }
+
+/* one mailbox as rfc5322_bare_addresses sees it */
+struct bare {
+	bool in_angle, angle_done;
+	bool at;		/* an '@' in the address part */
+	bool name;		/* some address text (outside <> or inside it) */
+	bool plain;		/* outside <>: one run of atoms, quoted strings and dots */
+	size_t end;		/* just past the last token of the address text */
+	size_t prev_end;	/* just past the previous token, to see white space */
+};
+
+/* token_end - the offset just past token t */
+static size_t token_end(const struct token *t)
+{
+	if (t->kind == TOK_QSTRING || t->kind == TOK_DLIT)
+		return t->off + t->n + 1;
+	if (t->kind == TOK_SPECIAL)
+		return t->start + 1;
+	return t->off + t->n;
+}
+
+/* bare_token - account for one token of a mailbox */
+static void bare_token(struct bare *b, const struct token *t)
+{
+	bool word = t->kind == TOK_ATOM || t->kind == TOK_QSTRING;
+	bool dot = t->kind == TOK_SPECIAL && t->c == '.';
+	bool at = t->kind == TOK_SPECIAL && t->c == '@';
+	if (b->in_angle) {
+		if (t->kind == TOK_SPECIAL && t->c == ':') {
+			b->at = false;	/* the end of an obsolete route */
+			b->name = false;
+		} else if (t->kind == TOK_SPECIAL && t->c == '>') {
+			b->in_angle = false;
+			b->angle_done = true;
+			b->end = t->start;
+		} else {
+			b->at = b->at || at;
+			b->name = b->name || word;
+		}
+		return;
+	}
+	if (b->angle_done)
+		return;		/* text after <...> changes nothing */
+	if (b->name && t->start != b->prev_end)
+		b->plain = false;	/* two words: a phrase, not a local name */
+	if (!b->name)
+		b->plain = true;
+	b->at = b->at || at;
+	b->plain = b->plain && (word || dot);
+	b->name = true;
+	b->end = token_end(t);
+	b->prev_end = b->end;
+}
+
+/* bare_done - report the mailbox's completion point, if it is a bare name */
+static int bare_done(const struct bare *b, int (*fn)(void *ctx, size_t offset), void *ctx)
+{
+	bool bare = b->angle_done ? b->name && !b->at : b->name && b->plain && !b->at;
+	if (!bare)
+		return 0;
+	return fn(ctx, b->end) < 0 ? -2 : 1;
+}
+
+/* rfc5322_bare_addresses - where each bare local name needs its domain */
+int rfc5322_bare_addresses(const char *value, size_t len,
+			   int (*fn)(void *ctx, size_t offset), void *ctx, const char **why)
+{
+	struct lexer lx = { value, len, 0 };
+	struct bare b;
+	struct token t;
+	const char *dummy = NULL;
+	int count = 0;
+
+	if (why == NULL)
+		why = &dummy;
+	*why = NULL;
+	memset(&b, 0, sizeof b);
+	for (;;) {
+		lex_next(&lx, &t);
+		if (t.kind == TOK_ERROR) {
+			*why = t.why;
+			return -1;
+		}
+		char c = t.kind == TOK_SPECIAL ? t.c : '\0';
+		if (!b.in_angle && (t.kind == TOK_END || c == ',' || c == ';' ||
+				    (c == ':' && !b.angle_done))) {
+			int r = c == ':' ? 0 : bare_done(&b, fn, ctx);
+			if (r < 0)
+				return r;
+			count += r;
+			if (t.kind == TOK_END)
+				return count;
+			memset(&b, 0, sizeof b);
+		} else if (!b.in_angle && c == '<' && !b.angle_done) {
+			memset(&b, 0, sizeof b);	/* what came before was a display name */
+			b.in_angle = true;
+		} else if (b.in_angle && t.kind == TOK_END) {
+			*why = "missing '>' in address list";
+			return -1;
+		} else {
+			bare_token(&b, &t);
+		}
+	}
+}

@@ -53,4 +53,17 @@ int rfc5322_parse_addresses(const char *value, size_t len,
 			    int (*fn)(void *ctx, const char *addr), void *ctx,
 			    const char **why);
 
+/*
+ * rfc5322_bare_addresses - find the mailboxes of an address list that are
+ * bare local names ("root", "root (Cron Daemon)", "Cron <root>") and call
+ * fn(ctx, offset) for each, in increasing order, with the offset into
+ * value where "@domain" completes it (after the name, before any comment
+ * or '>'). Display names, comments and white space are left alone, so a
+ * caller can rewrite the field by inserting text at those offsets.
+ * Result: the number of offsets reported, -1 when the list is malformed
+ * (*why says why), -2 when fn returned -1.
+ */
+int rfc5322_bare_addresses(const char *value, size_t len,
+			   int (*fn)(void *ctx, size_t offset), void *ctx, const char **why);
+
 #endif

@@ -86,6 +86,71 @@ static enum submit_result rcpts_from_headers(const struct message_headers *h, st
 	return SUBMIT_OK;
 }
 
+/* the address fields whose bare local names get the domain, as Postfix's cleanup does */
+static const char *const address_fields[] = {
+	"From", "Sender", "Reply-To", "To", "Cc",
+	"Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc",
+};
+
+struct completion {
+	size_t off[64];
+	size_t n;
+};
+
+/* note_bare - rfc5322 callback: one place where "@domain" belongs */
+static int note_bare(void *ctx, size_t offset)
+{
+	struct completion *c = ctx;
+	if (c->n == sizeof c->off / sizeof c->off[0])
+		return -1;
+	c->off[c->n++] = offset;
+	return 0;
+}
+
+/* complete_field - field i with "@domain" after each bare name; unchanged on any doubt */
+static int complete_field(struct message_headers *h, size_t i, const char *domain)
+{
+	struct completion comp = { .n = 0 };
+	size_t vlen;
+	const char *v = message_field_value(h, i, &vlen);
+	if (rfc5322_bare_addresses(v, vlen, note_bare, &comp, NULL) <= 0)
+		return 0;	/* nothing bare, or too odd to touch */
+	const char *field = h->raw.data + h->f[i].off;
+	size_t head = (size_t)(v - field), prev = 0;
+	struct buf nf;
+	buf_init(&nf, MESSAGE_HEADER_MAX);
+	int r = buf_append(&nf, field, head);
+	for (size_t k = 0; r == 0 && k < comp.n; k++) {
+		r = buf_append(&nf, v + prev, comp.off[k] - prev) < 0 ||
+		    buf_printf(&nf, "@%s", domain) < 0 ? -1 : 0;
+		prev = comp.off[k];
+	}
+	if (r == 0)
+		r = buf_append(&nf, v + prev, h->f[i].len - head - prev);
+	/* a completed line that would pass 998 octets stays as it was */
+	if (r == 0)
+		(void)message_set_field(h, i, nf.data, nf.len);
+	buf_free(&nf);
+	return r;
+}
+
+/* complete_header_addresses - bare local names in address fields get the domain */
+static int complete_header_addresses(struct message_headers *h, const char *domain)
+{
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->f[i].removed)
+			continue;
+		for (size_t k = 0; k < sizeof address_fields / sizeof address_fields[0]; k++) {
+			if (rfc5322_name_is(h->raw.data + h->f[i].off, h->f[i].namelen, address_fields[k])) {
+				if (complete_field(h, i, domain) < 0)
+					return -1;
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
 /* envelope_from_request - sender, argument recipients, DSN parameters */
 static enum submit_result envelope_from_request(const struct conf *c, const struct submit_request *req,
 						struct envelope *env, char *err, size_t errlen)
@@ -165,8 +230,10 @@ enum submit_result submit_message(const struct conf *c, struct queue *q,
 			.domain = c->sender.domain, .rewrite_from = c->sender.rewrite_from,
 			.now = time(NULL),
 		};
-		if (message_complete_headers(&h, &mc) < 0)
-			r = say(SUBMIT_CANT_QUEUE, err, errlen, "cannot complete the header", "out of memory");
+		if (complete_header_addresses(&h, c->sender.domain) < 0 ||
+		    message_complete_headers(&h, &mc) < 0)
+			r = say(SUBMIT_BAD_MESSAGE, err, errlen, "cannot complete the header",
+				"a line too long or a control character in the sender or -F name");
 	}
 	if (r == SUBMIT_OK)
 		r = spool(q, &env, &h, &rd, req->body_8bit, m, err, errlen);

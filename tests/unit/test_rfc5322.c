@@ -307,6 +307,80 @@ static void test_name_is(void **state)
 	assert_true(rfc5322_name_is("Cc: x", 2, "cc"));
 }
 
+/* bare-name completion: value, then the value with "@d" inserted where due */
+static const struct {
+	const char *in;
+	const char *out;
+} bare_cases[] = {
+	{ "root", "root@d" },
+	{ "root (Cron Daemon)", "root@d (Cron Daemon)" },
+	{ "Cron Daemon <root>", "Cron Daemon <root@d>" },
+	{ "\"Cron, Daemon\" <root>", "\"Cron, Daemon\" <root@d>" },
+	{ "root, admin@x.org, postmaster", "root@d, admin@x.org, postmaster@d" },
+	{ "first.last", "first.last@d" },
+	{ "\"john doe\"", "\"john doe\"@d" },
+	{ "<\"john doe\">", "<\"john doe\"@d>" },
+	{ "admin@example.com", "admin@example.com" },
+	{ "Admin <admin@example.com>", "Admin <admin@example.com>" },
+	{ "undisclosed-recipients:;", "undisclosed-recipients:;" },
+	{ "team: root, a@b;", "team: root@d, a@b;" },
+	{ "<@relay.example:root>", "<@relay.example:root@d>" },
+	{ "John Smith", "John Smith" },
+	{ "<>", "<>" },
+	{ "", "" },
+	{ " , ,root", " , ,root@d" },
+	{ "root\r\n (folded comment)", "root@d\r\n (folded comment)" },
+	{ "Logwatch <root>, (c) root", "Logwatch <root@d>, (c) root@d" },
+};
+
+struct insertions {
+	size_t off[16];
+	size_t n;
+};
+
+/* note_offset - record one completion point */
+static int note_offset(void *ctx, size_t offset)
+{
+	struct insertions *ins = ctx;
+	assert_true(ins->n < 16);
+	ins->off[ins->n++] = offset;
+	return 0;
+}
+
+/* test_bare_addresses - completion points, checked by rebuilding the text */
+static void test_bare_addresses(void **state)
+{
+	(void)state;
+	for (size_t k = 0; k < sizeof bare_cases / sizeof bare_cases[0]; k++) {
+		const char *in = bare_cases[k].in;
+		struct insertions ins = { .n = 0 };
+		const char *why = NULL;
+		char out[256];
+		size_t o = 0, prev = 0, len = strlen(in);
+		int r = rfc5322_bare_addresses(in, len, note_offset, &ins, &why);
+		if (r < 0)
+			fail_msg("case %zu \"%s\": %s", k, in, why ? why : "?");
+		assert_int_equal((size_t)r, ins.n);
+		for (size_t i = 0; i < ins.n; i++) {
+			assert_true(ins.off[i] >= prev && ins.off[i] <= len);
+			memcpy(out + o, in + prev, ins.off[i] - prev);
+			o += ins.off[i] - prev;
+			memcpy(out + o, "@d", 2);
+			o += 2;
+			prev = ins.off[i];
+		}
+		memcpy(out + o, in + prev, len - prev);
+		o += len - prev;
+		out[o] = '\0';
+		if (strcmp(out, bare_cases[k].out) != 0)
+			fail_msg("case %zu: \"%s\" became \"%s\", want \"%s\"", k, in, out, bare_cases[k].out);
+	}
+	const char *why = NULL;
+	struct insertions ins = { .n = 0 };
+	assert_int_equal(rfc5322_bare_addresses("Name <root", 10, note_offset, &ins, &why), -1);
+	assert_non_null(why);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_null_why),
 		cmocka_unit_test(test_field_name),
 		cmocka_unit_test(test_name_is),
+		cmocka_unit_test(test_bare_addresses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

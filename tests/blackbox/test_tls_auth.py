@@ -189,11 +189,29 @@ def test_tls_fingerprint_pin_mismatch(smarthost, relay):
 
 
 def test_auth_in_plaintext_to_loopback_allowed(smarthost, relay):
+    # an explicit clear-text mechanism is honoured, to loopback only
     h = smarthost(tls="none", mechanisms=["PLAIN"])
-    r = send(relay, h, tls="none")
+    r = send(relay, h, tls="none", mechanism="plain")
     assert r.rc == 0, r
     assert len(h.messages) == 1, r
     assert h.messages[0].conn.authenticated == USER
+
+
+def test_auth_auto_never_picks_clear_text_mechanism_without_tls(smarthost, relay):
+    # auto never sends the password in clear, even to loopback: queued instead
+    h = smarthost(tls="none", mechanisms=["PLAIN", "LOGIN"])
+    r = send(relay, h, tls="none")
+    assert h.messages == []
+    assert h.auth_lines == []
+    assert_not_delivered_but_kept(relay, r, RCPT)
+
+
+def test_auth_auto_takes_cram_md5_without_tls(smarthost, relay):
+    h = smarthost(tls="none", mechanisms=["PLAIN", "CRAM-MD5"])
+    r = send(relay, h, tls="none")
+    assert r.rc == 0, r
+    assert h.messages[0].conn.authenticated == USER
+    assert h.auth_lines[0].upper().startswith("AUTH CRAM-MD5")
 
 
 def test_auth_535_not_delivered(smarthost, relay):

@@ -29,20 +29,20 @@ LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(LIB_SRCS))
 
 # unit tests: tests/unit/test_NAME.c links with the modules listed here
 UNIT_buf      = buf
-UNIT_conf     = conf buf
-UNIT_secret   = secret conf buf
+UNIT_conf     = conf conf_check buf
+UNIT_secret   = secret conf conf_check buf
 UNIT_rfc5322  = rfc5322
-UNIT_envelope = envelope rfc5322 conf buf
+UNIT_envelope = envelope rfc5322 conf conf_check buf
 UNIT_message  = message rfc5322 buf
 UNIT_crypto   = crypto buf
 UNIT_auth     = auth crypto buf
-UNIT_smtp     = smtp auth io tls crypto log conf buf
-UNIT_queue    = queue envelope rfc5322 conf log buf
-UNIT_dsn      = dsn queue envelope rfc5322 smtp auth io tls crypto conf log buf
+UNIT_smtp     = smtp reply auth io tls crypto log conf conf_check buf
+UNIT_queue    = queue queue_file envelope rfc5322 conf conf_check log buf
+UNIT_dsn      = dsn queue queue_file envelope rfc5322 smtp reply auth io tls crypto conf conf_check log buf
 UNIT_log      = log buf
 UNIT_io       = io tls crypto log buf
-UNIT_options  = options conf buf
-UNIT_mailq    = mailq queue envelope rfc5322 conf log buf
+UNIT_options  = options conf conf_check buf
+UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_check log buf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 
@@ -73,8 +73,11 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(addprefix $(BUILD)/,$$(addsuffix .
 # fuzz targets: tests/fuzz/fuzz_NAME.c links with the modules listed here
 FUZZ_rfc5322 = rfc5322
 FUZZ_message = message rfc5322 buf
-FUZZ_reply   = smtp auth io tls crypto log conf buf
-FUZZ_queue   = queue envelope rfc5322 conf log buf
+FUZZ_reply   = smtp reply auth io tls crypto log conf conf_check buf
+FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_check log buf
+# fuzz_bs links bs.c, which needs every module but main (only the parser is called)
+FUZZ_bs      = $(filter-out main,$(patsubst src/%.c,%,$(wildcard src/*.c)))
+FUZZ_conf    = conf conf_check buf
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_FLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I/usr/include/iniparser -Isrc -g -O1 \
@@ -108,6 +111,7 @@ blackbox: all
 check: deps
 	$(MAKE) all unit
 	$(MAKE) blackbox
+	$(MAKE) interop
 	$(MAKE) clang
 	$(MAKE) sanitize
 	$(MAKE) fuzz FUZZ_SECONDS=20
@@ -125,7 +129,6 @@ demo: deps all
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)/usr/lib
-	install -m 0755 sendmail $(DESTDIR)$(SBINDIR)/sendmail
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/newaliases
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)/usr/lib/sendmail
@@ -133,10 +136,62 @@ install: all
 	install -m 0644 man/sendmail.8 $(DESTDIR)$(MANDIR)/man8/sendmail.8
 	install -m 0644 man/relaymail.conf.5 $(DESTDIR)$(MANDIR)/man5/relaymail.conf.5
 	install -d -m 0755 $(DESTDIR)/etc
-	test -e $(DESTDIR)/etc/relaymail.conf || install -m 0600 config/relaymail.conf $(DESTDIR)/etc/relaymail.conf
-	install -d -m 0700 $(DESTDIR)/var/spool/relaymail
 	install -d $(DESTDIR)$(UNITDIR)
 	install -m 0644 config/relaymail-queue.service config/relaymail-queue.timer $(DESTDIR)$(UNITDIR)/
+	@# privileges (INSTALL, "Privileges"): set-group-id relaymail, config and spool in that group
+	@set -e; spool=$(DESTDIR)/var/spool/relaymail; conf=$(DESTDIR)/etc/relaymail.conf; \
+	if [ -z "$(DESTDIR)" ]; then \
+		getent group relaymail >/dev/null || { echo "groupadd --system relaymail"; groupadd --system relaymail; }; \
+		echo "install sendmail -> $(SBINDIR)/sendmail (root:relaymail 2755)"; \
+		install -m 2755 -o root -g relaymail sendmail $(SBINDIR)/sendmail; \
+		if [ -e $$conf ]; then \
+			[ "$$(stat -c %G:%a $$conf)" = relaymail:640 ] || echo "note: $$conf kept as it is;" \
+				"users can submit only once it is root:relaymail 0640 (chgrp relaymail $$conf; chmod 0640 $$conf)"; \
+		else install -m 0640 -o root -g relaymail config/relaymail.conf $$conf; fi; \
+		for d in $$spool $$spool/tmp $$spool/q $$spool/s $$spool/failed; do \
+			install -d -m 0770 -o root -g relaymail $$d; done; \
+	else \
+		install -m 0755 sendmail $(DESTDIR)$(SBINDIR)/sendmail; \
+		[ -e $$conf ] || install -m 0640 config/relaymail.conf $$conf; \
+		for d in $$spool $$spool/tmp $$spool/q $$spool/s $$spool/failed; do install -d -m 0770 $$d; done; \
+		echo "DESTDIR install: no group was created and no file was given to it. On the target system"; \
+		echo "(e.g. in the package's postinst), as root:"; \
+		echo "  getent group relaymail >/dev/null || groupadd --system relaymail"; \
+		echo "  chown root:relaymail $(SBINDIR)/sendmail && chmod 2755 $(SBINDIR)/sendmail"; \
+		echo "  chown root:relaymail /etc/relaymail.conf && chmod 0640 /etc/relaymail.conf"; \
+		echo "  for d in /var/spool/relaymail /var/spool/relaymail/tmp /var/spool/relaymail/q \\"; \
+		echo "      /var/spool/relaymail/s /var/spool/relaymail/failed; do"; \
+		echo "    chown root:relaymail \$$d && chmod 0770 \$$d; done"; \
+	fi
 
 clean:
 	rm -rf build sendmail mailq
+
+# relaymail against a real Postfix smarthost (private instance on 127.0.0.1;
+# needs root; installs tests/deps/interop.list when missing)
+.PHONY: interop
+interop: all
+	/usr/bin/python3 -m pytest -q tests/interop
+
+# benchmark against msmtp (bench/run.py): measures and reports, never a test;
+# results in bench/results/. bench-smoke: the harness once at tiny sizes.
+.PHONY: bench bench-smoke
+bench: all
+	$(PYTHON) bench/run.py
+
+bench-smoke: all
+	$(PYTHON) bench/run.py --quick --out $(BUILD)/bench-smoke
+
+# static analysis with the checked-in configuration (.clang-tidy,
+# tests/cppcheck-suppressions.txt); fails on any finding
+.PHONY: analyze valgrind
+ANALYZE_CFLAGS = -std=c11 -D_GNU_SOURCE -I/usr/include/iniparser -Isrc
+analyze:
+	cppcheck --quiet --enable=warning,portability,performance --std=c11 --inline-suppr \
+		-D_GNU_SOURCE -Isrc --suppressions-list=tests/cppcheck-suppressions.txt \
+		--error-exitcode=1 --template='{file}:{line}: {severity}: {message} [{id}]' src/*.c
+	clang-tidy --quiet src/*.c -- $(ANALYZE_CFLAGS)
+
+# unit tests and black-box tests with the binaries under valgrind
+valgrind: all $(UNIT_BINS)
+	sh tests/valgrind.sh

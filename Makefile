@@ -33,7 +33,7 @@ UNIT_conf     = conf conf_check buf
 UNIT_secret   = secret conf conf_check buf
 UNIT_rfc5322  = rfc5322
 UNIT_envelope = envelope rfc5322 conf conf_check buf
-UNIT_message  = message rfc5322 buf
+UNIT_message  = message message_complete rfc5322 buf
 UNIT_crypto   = crypto buf
 UNIT_auth     = auth crypto buf
 UNIT_smtp     = smtp reply auth io tls crypto log conf conf_check buf
@@ -72,7 +72,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(addprefix $(BUILD)/,$$(addsuffix .
 
 # fuzz targets: tests/fuzz/fuzz_NAME.c links with the modules listed here
 FUZZ_rfc5322 = rfc5322
-FUZZ_message = message rfc5322 buf
+FUZZ_message = message message_complete rfc5322 buf
 FUZZ_reply   = smtp reply auth io tls crypto log conf conf_check buf
 FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_check log buf
 # fuzz_bs links bs.c, which needs every module but main (only the parser is called)
@@ -187,10 +187,13 @@ bench-smoke: all
 .PHONY: analyze valgrind
 ANALYZE_CFLAGS = -std=c11 -D_GNU_SOURCE -I/usr/include/iniparser -Isrc
 analyze:
+	@rc=0; \
 	cppcheck --quiet --enable=warning,portability,performance --std=c11 --inline-suppr \
 		-D_GNU_SOURCE -Isrc --suppressions-list=tests/cppcheck-suppressions.txt \
-		--error-exitcode=1 --template='{file}:{line}: {severity}: {message} [{id}]' src/*.c
-	clang-tidy --quiet src/*.c -- $(ANALYZE_CFLAGS)
+		--error-exitcode=1 --template='{file}:{line}: {severity}: {message} [{id}]' \
+		src/*.c || rc=1; \
+	clang-tidy --quiet src/*.c -- $(ANALYZE_CFLAGS) || rc=1; \
+	exit $$rc
 
 # unit tests and black-box tests with the binaries under valgrind
 valgrind: all $(UNIT_BINS)

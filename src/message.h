@@ -26,6 +26,7 @@
 
 #define MESSAGE_HEADER_MAX (1024 * 1024)
 #define MESSAGE_LINE_MAX 998	/* octets before CRLF on the wire */
+#define MESSAGE_ADDED_MAX 65536	/* room for the fields relaymail adds */
 #define MESSAGE_FIELD_MAX 32768	/* header fields kept, so the index stays small too */
 
 struct message_reader {

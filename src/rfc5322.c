@@ -86,12 +86,26 @@ static const char *skip_comment(struct lexer *lx)
 	return "unbalanced parenthesis in comment";
 }
 
-/* skip_cfws - past white space, folding and comments */
+static size_t fold_len(const char *s, size_t i, size_t end);
+
+/*
+ * skip_cfws - past white space, folding and comments. A CR or LF is only
+ * accepted as folding (CRLF or LF, then white space) or at the very end:
+ * a bare one could make one address look like two to a later reader.
+ */
 static const char *skip_cfws(struct lexer *lx)
 {
 	while (lx->pos < lx->len) {
 		unsigned char c = (unsigned char)lx->s[lx->pos];
-		if (is_wsp(c)) {
+		if (c == '\r' || c == '\n') {
+			size_t fold = fold_len(lx->s, lx->pos, lx->len);
+			size_t rest = lx->len - lx->pos;
+			bool at_end = (rest == 1 && c == '\n') ||
+				      (rest == 2 && c == '\r' && lx->s[lx->pos + 1] == '\n');
+			if (fold == 0 && !at_end)
+				return "line break inside an address list";
+			lx->pos += fold != 0 ? fold : rest;
+		} else if (is_wsp(c)) {
 			lx->pos++;
 		} else if (c == '(') {
 			const char *why = skip_comment(lx);

@@ -192,6 +192,10 @@ static void test_error_texts(void **state)
 		{ "\"a@x", "unbalanced quote in address list" },
 		{ "a@b@c", "address has more than one '@'" },
 		{ "(x", "unbalanced parenthesis in comment" },
+		{ "a@x\rRCPT TO:<evil@v>", "line break inside an address list" },
+		{ "a@x\nRCPT TO:<evil@v>", "line break inside an address list" },
+		{ "a@x\r\nb@y", "line break inside an address list" },
+		{ "a@x,\rb@y", "line break inside an address list" },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -14,6 +14,7 @@
 #include "dsn.h"
 #include "log.h"
 #include "secret.h"
+#include "tlscache.h"
 
 /* a secret (password or token) is never longer than this */
 #define SECRET_MAX 65536
@@ -26,6 +27,7 @@ struct deliver {
 	struct smtp_reply session_error;
 	struct buf secret;
 	bool have_secret;
+	struct tlscache tls;		/* sessions saved in the spool: resumed, not renegotiated */
 };
 
 /* deliver_new - empty deliverer */
@@ -37,6 +39,7 @@ struct deliver *deliver_new(const struct conf *c, struct queue *q)
 	d->conf = c;
 	d->queue = q;
 	buf_init(&d->secret, SECRET_MAX);
+	tlscache_open(&d->tls, q->dirfd);
 	return d;
 }
 
@@ -48,6 +51,7 @@ void deliver_free(struct deliver *d)
 	if (d->session != NULL)
 		smtp_close(d->session);
 	buf_wipe(&d->secret);
+	tlscache_close(&d->tls);
 	free(d);
 }
 
@@ -96,6 +100,7 @@ static struct smtp_session *session(struct deliver *d, struct smtp_reply *why)
 		.mechanism = auth ? c->auth.mechanism : CONF_MECH_NONE,
 		.user = auth ? c->auth.user : NULL,
 		.secret = auth ? buf_cstr(&d->secret) : NULL,
+		.tls_cache = &d->tls.hooks,
 	};
 	d->session = smtp_open(&cfg, why);
 	if (d->session == NULL) {

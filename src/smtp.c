@@ -73,159 +73,6 @@ struct smtp_session {
 	char *block;		/* SMTP_READ_BLOCK in, 2 * SMTP_READ_BLOCK stuffed out */
 };
 
-/* smtp_reply_verdict - the one place a reply code becomes a verdict */
-enum smtp_verdict smtp_reply_verdict(const struct smtp_reply *r)
-{
-	if (r->code >= 200 && r->code < 400)
-		return SMTP_OK;
-	if (r->code >= 500 && r->code < 600)
-		return SMTP_PERM;
-	return SMTP_TEMP;
-}
-
-/* smtp_reply_line - split "250-text" into code, continuation flag and text */
-int smtp_reply_line(const char *line, size_t len, int *code, bool *last, const char **text)
-{
-	if (len < 3 || line[0] < '2' || line[0] > '5' || !isdigit((unsigned char)line[1]) ||
-	    !isdigit((unsigned char)line[2]))
-		return -1;
-	if (len > 3 && line[3] != ' ' && line[3] != '-')
-		return -1;
-	*code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-	*last = len == 3 || line[3] == ' ';
-	*text = line + (len > 3 ? 4 : 3);
-	return 0;
-}
-
-/* count_digits - length of the run of 1 to 3 digits at t (0: none or too many) */
-static size_t count_digits(const char *t, size_t n)
-{
-	size_t i = 0;
-	while (i < n && isdigit((unsigned char)t[i]))
-		i++;
-	return i >= 1 && i <= 3 ? i : 0;
-}
-
-/* enhanced_n - smtp_enhanced on n bytes; *used: bytes consumed with the blanks after */
-static int enhanced_n(const char *t, size_t n, int code, char out[16], size_t *used)
-{
-	size_t i = 2, k;
-	out[0] = '\0';
-	if (n < 5 || (t[0] != '2' && t[0] != '4' && t[0] != '5') || t[1] != '.' ||
-	    t[0] - '0' != code / 100)
-		return -1;	/* a class that disagrees with the code is not trusted */
-	if ((k = count_digits(t + i, n - i)) == 0)
-		return -1;
-	i += k;
-	if (i >= n || t[i] != '.')
-		return -1;
-	i++;
-	if ((k = count_digits(t + i, n - i)) == 0)
-		return -1;
-	i += k;
-	if (i < n && t[i] != ' ' && t[i] != '\t')
-		return -1;
-	memcpy(out, t, i);
-	out[i] = '\0';
-	while (i < n && (t[i] == ' ' || t[i] == '\t'))
-		i++;
-	*used = i;
-	return 0;
-}
-
-/* smtp_enhanced - "5.1.1" at the start of text, when it agrees with code */
-int smtp_enhanced(const char *text, int code, char out[16], const char **rest)
-{
-	size_t used = 0;
-	if (enhanced_n(text, strlen(text), code, out, &used) < 0)
-		return -1;
-	*rest = text + used;
-	return 0;
-}
-
-/* smtp_reply_begin - empty reply, nothing read yet */
-void smtp_reply_begin(struct smtp_assembly *a, struct smtp_reply *r)
-{
-	memset(a, 0, sizeof *a);
-	memset(r, 0, sizeof *r);
-	a->r = r;
-}
-
-/* malformed - turn the reply under assembly into "no usable reply" */
-static int malformed(struct smtp_assembly *a, const char *why, const char *line, size_t len)
-{
-	char shown[96];
-	log_printable(line, len, shown, sizeof shown);
-	int n = snprintf(a->r->text, sizeof a->r->text, "malformed reply from server (%s): \"%s\"",
-			 why, shown);
-	if (n < 0)
-		a->r->text[0] = '\0';
-	a->r->code = 0;
-	a->r->enhanced[0] = '\0';
-	a->done = true;
-	return -1;
-}
-
-/* join_text - add one line's text, printable, "; " between lines */
-static void join_text(struct smtp_assembly *a, const char *t, size_t n)
-{
-	char *text = a->r->text;
-	if (n == 0 || a->textlen + 8 >= SMTP_TEXT_MAX)
-		return;		/* nothing to add, or already cut with "..." */
-	if (a->textlen > 0) {
-		memcpy(text + a->textlen, "; ", 3);
-		a->textlen += 2;
-	}
-	log_printable(t, n, text + a->textlen, SMTP_TEXT_MAX - a->textlen);
-	a->textlen += strlen(text + a->textlen);
-}
-
-/* smtp_reply_feed - one more line of the reply */
-int smtp_reply_feed(struct smtp_assembly *a, const char *line, size_t len)
-{
-	int code;
-	bool last;
-	const char *text;
-	char enh[16];
-	size_t used = 0;
-	if (a->done)
-		return malformed(a, "line after the last one", line, len);
-	if (smtp_reply_line(line, len, &code, &last, &text) < 0)
-		return malformed(a, "bad reply line", line, len);
-	if (a->lines > 0 && code != a->r->code)
-		return malformed(a, "reply code changed within a reply", line, len);
-	a->lines++;
-	a->bytes += len + 2;
-	if (a->lines > SMTP_REPLY_LINES_MAX || a->bytes > SMTP_REPLY_BYTES_MAX)
-		return malformed(a, "reply too long", line, len);
-	a->r->code = code;
-	size_t tlen = len - (size_t)(text - line);
-	if (enhanced_n(text, tlen, code, enh, &used) == 0) {
-		if (a->r->enhanced[0] == '\0')
-			memcpy(a->r->enhanced, enh, sizeof enh);
-		text += used;
-		tlen -= used;
-	}
-	join_text(a, text, tlen);
-	a->done = last;
-	return last ? 1 : 0;
-}
-
-/* smtp_stuff - double each '.' that starts a line; state spans chunks */
-size_t smtp_stuff(struct smtp_stuffer *st, const char *in, size_t n, char *out)
-{
-	size_t o = 0;
-	bool bol = st->at_line_start;
-	for (size_t i = 0; i < n; i++) {
-		if (bol && in[i] == '.')
-			out[o++] = '.';
-		out[o++] = in[i];
-		bol = in[i] == '\n';
-	}
-	st->at_line_start = bol;
-	return o;
-}
-
 /* set_text - our own words into r (code 0: no server reply decided it) */
 __attribute__((format(printf, 2, 3)))
 static void set_text(struct smtp_reply *r, const char *fmt, ...)
@@ -382,58 +229,11 @@ static int command(struct smtp_session *s, enum smtp_state st, struct smtp_reply
 	return read_reply(s, st, r, each);
 }
 
-/* is_word - the keyword t (n bytes) is w, in any case */
-static bool is_word(const char *t, size_t n, const char *w)
-{
-	return strlen(w) == n && strncasecmp(t, w, n) == 0;
-}
-
-/* parse_size - SIZE's argument; 0 (no limit) when absent or unreadable */
-static unsigned long long parse_size(const char *t, size_t n)
-{
-	unsigned long long v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)t[i]))
-			return 0;
-		unsigned d = (unsigned)(t[i] - '0');
-		if (v > (~0ULL - d) / 10)
-			return 0;
-		v = v * 10 + d;
-	}
-	return v;
-}
-
 /* ehlo_line - one EHLO keyword line (the first line is the greeting) */
 static void ehlo_line(struct smtp_session *s, size_t index, const char *t, size_t n)
 {
-	struct smtp_ext *e = &s->ext;
-	size_t w = 0;
-	if (index == 0)
-		return;
-	while (w < n && t[w] != ' ' && t[w] != '=')
-		w++;
-	const char *arg = w < n ? t + w + 1 : t + n;
-	size_t alen = w < n ? n - w - 1 : 0;
-	while (alen > 0 && isspace((unsigned char)arg[alen - 1]))
-		alen--;		/* "SIZE 10240000 " still announces a limit */
-	if (is_word(t, w, "PIPELINING"))
-		e->pipelining = true;
-	else if (is_word(t, w, "STARTTLS"))
-		e->starttls = true;
-	else if (is_word(t, w, "8BITMIME"))
-		e->eightbitmime = true;
-	else if (is_word(t, w, "DSN"))
-		e->dsn = true;
-	else if (is_word(t, w, "CHUNKING"))
-		e->chunking = true;
-	else if (is_word(t, w, "SMTPUTF8"))
-		e->smtputf8 = true;
-	else if (is_word(t, w, "AUTH"))	/* both "AUTH LOGIN" and the old "AUTH=LOGIN" */
-		e->auth |= auth_parse_offer(arg, alen);
-	else if (is_word(t, w, "SIZE")) {
-		e->size = true;
-		e->size_max = parse_size(arg, alen);
-	}
+	if (index > 0)
+		smtp_ehlo_keyword(&s->ext, t, n);
 }
 
 /* greet - EHLO (HELO only when allowed); what was known before is forgotten */
@@ -465,6 +265,7 @@ static int start_tls(struct smtp_session *s, struct smtp_reply *why)
 		.fingerprint = c->smarthost.tls_fingerprint,
 		.cert_file = c->smarthost.tls_cert_file,
 		.key_file = c->smarthost.tls_key_file,
+		.cache = s->cfg.tls_cache,
 	};
 	io_set_timeout(s->io, step_timeout(s, SMTP_ST_STARTTLS));
 	if (io_start_tls(s->io, &t) < 0) {
@@ -472,6 +273,8 @@ static int start_tls(struct smtp_session *s, struct smtp_reply *why)
 		set_text(why, "TLS with %s failed: %s", io_peer(s->io), io_error(s->io));
 		return -1;
 	}
+	if (log_verbose())
+		log_info("TLS with %s: %s", io_peer(s->io), io_tls_describe(s->io));
 	return 0;
 }
 

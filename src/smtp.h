@@ -8,6 +8,9 @@
  * session), EHLO again, AUTH. Then any number of transactions (RSET
  * between them), then QUIT. Every reply is parsed into a struct smtp_reply
  * and judged by smtp_reply_verdict alone.
+ *
+ * The pure functions (reply parsing and assembly, EHLO keywords,
+ * dot-stuffing) are implemented in reply.c.
  */
 #ifndef RELAYMAIL_SMTP_H
 #define RELAYMAIL_SMTP_H
@@ -17,6 +20,8 @@
 #include <sys/types.h>
 
 #include "conf.h"
+
+struct tls_cache;	/* tls.h */
 
 #define SMTP_TEXT_MAX 512	/* reply text kept (printable, lines joined by "; ") */
 
@@ -88,6 +93,7 @@ struct smtp_config {
 	enum conf_mech mechanism;	/* CONF_MECH_NONE: no AUTH */
 	const char *user;
 	const char *secret;		/* password or OAuth2 token; owned and wiped by the caller */
+	const struct tls_cache *tls_cache;	/* saved TLS sessions, or NULL */
 };
 
 struct smtp_session;
@@ -97,6 +103,13 @@ struct smtp_ext {
 	unsigned long long size_max;	/* 0: no limit announced */
 	unsigned auth;			/* bit (1u << enum conf_mech) per offered mechanism */
 };
+
+/*
+ * smtp_ehlo_keyword - one line of an EHLO reply after the greeting line
+ * (text without the code, e.g. "SIZE 10240000", "AUTH PLAIN LOGIN"):
+ * sets what it announces in e; unknown keywords are ignored. Pure.
+ */
+void smtp_ehlo_keyword(struct smtp_ext *e, const char *t, size_t n);
 
 /*
  * smtp_open - connect and make the session ready for MAIL (greeting,

@@ -1,0 +1,37 @@
+"""TLS sessions are saved in the spool (tls/, mode 0600) and resumed by the
+next sendmail to the same smarthost with the same settings."""
+
+import os
+import stat
+
+from harness import message
+
+
+def send_verbose(relay):
+    r = relay.run(["-v", "-i", "bob@example.org"], input=message())
+    assert r.rc == 0, r
+    return [l for l in r.err.splitlines() if "TLS with" in l]
+
+
+def test_second_connection_resumes_the_saved_session(smarthost, relay):
+    h = smarthost(tls="starttls")
+    relay.configure(h)
+    first = send_verbose(relay)
+    second = send_verbose(relay)
+    assert len(h.messages) == 2
+    assert len(first) == 1 and "resumed" not in first[0], first
+    assert len(second) == 1 and "resumed" in second[0], second
+    saved = list((relay.spool / "tls").iterdir())
+    assert len(saved) == 1
+    assert stat.S_IMODE(os.stat(saved[0]).st_mode) == 0o600
+
+
+def test_session_not_offered_under_other_verification_settings(smarthost, relay, certs):
+    h = smarthost(tls="starttls")
+    relay.configure(h)
+    send_verbose(relay)
+    # a pin changes the settings: a full handshake, and a second entry
+    relay.configure(h, smarthost={"tls_fingerprint": "00" * 32, "tls_verify": "no"})
+    r = relay.run(["-v", "-i", "bob@example.org"], input=message())
+    assert len(h.messages) == 1, r      # the wrong pin refuses the server
+    assert all("resumed" not in l for l in r.err.splitlines()), r.err

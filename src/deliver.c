@@ -28,6 +28,7 @@ struct deliver {
 	struct buf secret;
 	bool have_secret;
 	struct tlscache tls;		/* sessions saved in the spool: resumed, not renegotiated */
+	bool last;			/* the next message is the session's last */
 };
 
 /* deliver_new - empty deliverer */
@@ -109,6 +110,12 @@ static struct smtp_session *session(struct deliver *d, struct smtp_reply *why)
 		d->session_error = *why;
 	}
 	return d->session;
+}
+
+/* deliver_set_last - the next message ends the session (QUIT rides along) */
+void deliver_set_last(struct deliver *d)
+{
+	d->last = true;
 }
 
 /* drop_session - forget a session the smarthost no longer serves */
@@ -220,11 +227,11 @@ static void transact(struct deliver *d, const struct queue_msg *m, struct attemp
 			.sender = m->sender, .rcpt = a->addr, .nrcpt = a->n,
 			.size = m->size, .eightbit = m->eightbit,
 			.notify = m->notify, .ret = m->ret, .envid = m->envid,
-			.data_fd = m->fd, .data_off = m->data_off,
+			.data_fd = m->fd, .data_off = m->data_off, .last = d->last,
 		};
 		v = smtp_send(s, &msg, &res);
 		*tx = res.tx;
-		if (res.session_lost || (v != SMTP_OK && smtp_reset(s) < 0))
+		if (res.session_lost || d->last || (v != SMTP_OK && smtp_reset(s) < 0))
 			drop_session(d);
 	}
 	for (size_t j = 0; j < a->n; j++) {

@@ -53,6 +53,13 @@ enum deliver_bounce {
 int deliver_message(struct deliver *d, struct queue_msg *m, enum deliver_bounce bounce,
 		    struct deliver_report *rep);
 
+/*
+ * deliver_set_last - the next deliver_message is the last one over this
+ * session: QUIT is sent in the same write as the end of its data, and the
+ * session is closed as soon as the reply to the data is in.
+ */
+void deliver_set_last(struct deliver *d);
+
 /* selection for a queue run */
 struct deliver_select {
 	bool force;		/* ignore next_try (sendmail -q) */

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -24,7 +25,34 @@
 
 #define RELAYMAIL_VERSION "0.1.0"
 
-/* entry_hygiene - fds 0-2 open, private umask, no core dumps, no SIGPIPE */
+/*
+ * clean_environment - run set-id: nothing the caller put in the
+ * environment reaches us or a library, except what we read ourselves
+ * (RELAYMAIL_CONFIG, which drops the privilege when it is honoured) and TZ
+ * (glibc refuses a TZ file outside its zone directory in a set-id program).
+ */
+static void clean_environment(void)
+{
+	static const char *const keep[] = { "RELAYMAIL_CONFIG", "TZ" };
+	char *saved[sizeof keep / sizeof keep[0]];
+	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+		const char *v = getenv(keep[i]);
+		saved[i] = v != NULL ? strdup(v) : NULL;
+		if (v != NULL && saved[i] == NULL)
+			_exit(EX_OSERR);
+	}
+	if (clearenv() != 0)
+		_exit(EX_OSERR);
+	for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+		if (saved[i] != NULL && setenv(keep[i], saved[i], 1) < 0)
+			_exit(EX_OSERR);
+		free(saved[i]);
+	}
+	if (setenv("PATH", "/usr/bin:/bin", 1) < 0)
+		_exit(EX_OSERR);
+}
+
+/* entry_hygiene - fds 0-2 open, private umask, clean environment, no core dumps, no SIGPIPE */
 static void entry_hygiene(void)
 {
 	struct stat st;
@@ -36,6 +64,9 @@ static void entry_hygiene(void)
 		}
 	}
 	umask(077);
+	/* AT_SECURE: the kernel says set-id (or file capabilities) */
+	if (getauxval(AT_SECURE) != 0 || getegid() != getgid() || geteuid() != getuid())
+		clean_environment();
 	/* a secret may be in memory later: never let it reach a core file */
 	struct rlimit none = { 0, 0 };
 	(void)setrlimit(RLIMIT_CORE, &none);
@@ -43,13 +74,19 @@ static void entry_hygiene(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-/* drop_privileges - give up any set-id privilege for good */
+/* drop_privileges - give up any set-id privilege for good (group first, while we may) */
 static int drop_privileges(void)
 {
-	gid_t g = getgid();
-	uid_t u = getuid();
+	gid_t g = getgid(), rg, eg, sg;
+	uid_t u = getuid(), ru, eu, su;
 	if (setresgid(g, g, g) < 0 || setresuid(u, u, u) < 0)
 		return -1;
+	if (getresgid(&rg, &eg, &sg) < 0 || getresuid(&ru, &eu, &su) < 0)
+		return -1;
+	if (rg != g || eg != g || sg != g || ru != u || eu != u || su != u) {
+		errno = EPERM;
+		return -1;
+	}
 	return 0;
 }
 
@@ -284,6 +321,7 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 			queue_release(&m);
 			log_info("message queued as %s (out of memory for delivery)", id);
 		} else {
+			deliver_set_last(d);
 			(void)deliver_message(d, &m, DELIVER_BOUNCE_NEVER, &rep);
 			status = report_sync(id, &rep);
 		}

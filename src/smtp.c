@@ -66,6 +66,7 @@ struct smtp_session {
 	struct smtp_ext ext;
 	enum smtp_state state;
 	bool lost;		/* connection broken, 421 seen, or data cut short */
+	bool quit_sent;		/* QUIT went out with the last message's data */
 	bool hide_auth;		/* SCRAM: server data proves the password, keep it out of -v */
 	struct buf line;	/* the reply line being read */
 	struct buf cmd;		/* the command being sent (wiped after secret lines) */
@@ -367,7 +368,8 @@ static void session_free(struct smtp_session *s)
 {
 	if (s->io != NULL) {
 		struct smtp_reply ignored;
-		if (!s->lost && send_line(s, SMTP_ST_QUIT, "QUIT", 4, NULL, &ignored) == 0)
+		if (!s->lost && !s->quit_sent &&
+		    send_line(s, SMTP_ST_QUIT, "QUIT", 4, NULL, &ignored) == 0)
 			flush(s, &ignored);	/* no wait for 221: the mail is already safe */
 		io_close(s->io);
 	}
@@ -445,34 +447,14 @@ const char *smtp_peer(const struct smtp_session *s)
 	return io_peer(s->io);
 }
 
-/* wire_safe - nothing that could end or split a command line (defence in depth) */
-static bool wire_safe(const char *p, bool param)
-{
-	for (; p != NULL && *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c == 0x7f || (param && c == ' '))
-			return false;
-	}
-	return true;
-}
-
-/* is_8bit - the address needs SMTPUTF8 */
-static bool is_8bit(const char *p)
-{
-	for (; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80)
-			return true;
-	return false;
-}
-
 /* check_message - refuse what must never reach the wire; 0 or -1 with tx set */
 static int check_message(const struct smtp_session *s, const struct smtp_message *m,
 			 struct smtp_reply *tx)
 {
-	bool ok = wire_safe(m->sender, false) && wire_safe(m->notify, true) &&
-		  wire_safe(m->ret, true) && wire_safe(m->envid, true);
+	bool ok = smtp_wire_safe(m->sender, false) && smtp_wire_safe(m->notify, true) &&
+		  smtp_wire_safe(m->ret, true) && smtp_wire_safe(m->envid, true);
 	for (size_t i = 0; ok && i < m->nrcpt; i++)
-		ok = wire_safe(m->rcpt[i], false);
+		ok = smtp_wire_safe(m->rcpt[i], false);
 	if (!ok) {
 		set_text(tx, "refusing an envelope with control characters");
 		tx->code = 501;
@@ -496,9 +478,9 @@ static int check_message(const struct smtp_session *s, const struct smtp_message
 /* put_mail - queue MAIL FROM with the parameters the server understands */
 static int put_mail(struct smtp_session *s, const struct smtp_message *m, struct smtp_reply *r)
 {
-	bool utf8 = s->ext.smtputf8 && is_8bit(m->sender);
+	bool utf8 = s->ext.smtputf8 && smtp_is_8bit(m->sender);
 	for (size_t i = 0; !utf8 && s->ext.smtputf8 && i < m->nrcpt; i++)
-		utf8 = is_8bit(m->rcpt[i]);
+		utf8 = smtp_is_8bit(m->rcpt[i]);
 	buf_reset(&s->cmd);
 	int e = buf_printf(&s->cmd, "MAIL FROM:<%s>", m->sender);
 	if (e == 0 && s->ext.size)
@@ -646,13 +628,26 @@ static int stream_data(struct smtp_session *s, const struct smtp_message *m, boo
 	return 0;
 }
 
+/*
+ * quit_along - with the last message, QUIT rides in the same write as the
+ * end of its data: one turn less, and the 221 is never waited for
+ */
+static int quit_along(struct smtp_session *s, const struct smtp_message *m, struct smtp_reply *r)
+{
+	if (!m->last)
+		return 0;
+	s->quit_sent = true;
+	return send_line(s, SMTP_ST_QUIT, "QUIT", 4, NULL, r);
+}
+
 /* send_data - after 354: the stuffed message, then "." and its reply */
 static enum smtp_verdict send_data(struct smtp_session *s, const struct smtp_message *m,
 				   struct smtp_result *res)
 {
 	unsigned long long total;
 	if (stream_data(s, m, true, &total, &res->tx) < 0 ||
-	    send_line(s, SMTP_ST_END, ".", 1, NULL, &res->tx) < 0 || flush(s, &res->tx) < 0 ||
+	    send_line(s, SMTP_ST_END, ".", 1, NULL, &res->tx) < 0 ||
+	    quit_along(s, m, &res->tx) < 0 || flush(s, &res->tx) < 0 ||
 	    read_reply(s, SMTP_ST_END, &res->tx, NULL) < 0)
 		return session_lost(res, &res->tx);
 	res->session_lost = s->lost;
@@ -713,6 +708,8 @@ static enum smtp_verdict pipelined(struct smtp_session *s, const struct smtp_mes
 		e = put_rcpt(s, m, i, &mail);
 	if (e == 0)
 		e = bdat ? put_bdat(s, m, &mail) : send_line(s, SMTP_ST_DATA, "DATA", 4, NULL, &mail);
+	if (e == 0 && bdat)
+		e = quit_along(s, m, &mail);
 	if (e < 0 || flush(s, &mail) < 0 || read_reply(s, SMTP_ST_MAIL, &mail, NULL) < 0 ||
 	    s->lost)
 		return session_lost(res, &mail);

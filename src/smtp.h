@@ -10,7 +10,7 @@
  * and judged by smtp_reply_verdict alone.
  *
  * The pure functions (reply parsing and assembly, EHLO keywords,
- * dot-stuffing) are implemented in reply.c.
+ * dot-stuffing, wire-safety checks) are implemented in reply.c.
  */
 #ifndef RELAYMAIL_SMTP_H
 #define RELAYMAIL_SMTP_H
@@ -85,6 +85,16 @@ struct smtp_stuffer {
  */
 size_t smtp_stuff(struct smtp_stuffer *st, const char *in, size_t n, char *out);
 
+/*
+ * smtp_wire_safe - p (NULL counts as safe) holds no control character and
+ * no DEL, nor a space when param (an ESMTP parameter value): nothing that
+ * could end or split a command line. Pure.
+ */
+bool smtp_wire_safe(const char *p, bool param);
+
+/* smtp_is_8bit - p holds a byte >= 0x80 (the address needs SMTPUTF8). Pure. */
+bool smtp_is_8bit(const char *p);
+
 struct smtp_config {
 	const char *host;
 	unsigned port;
@@ -135,6 +145,7 @@ struct smtp_message {
 	const char *notify, *ret, *envid;	/* DSN, NULL when unset */
 	int data_fd;			/* canonical CRLF data from data_off to EOF */
 	off_t data_off;
+	bool last;			/* no transaction follows: QUIT goes with the data */
 };
 
 struct smtp_result {

@@ -163,3 +163,16 @@ def test_permanent_failure_kept_in_failed(smarthost, relay):
     failed = relay.spool / "failed"
     assert failed.is_dir() and any(failed.rglob("*")), \
         list(relay.spool.rglob("*"))
+
+
+def test_quit_sent_with_the_end_of_data_in_sync_mode(smarthost, relay):
+    # one write carries ".", then QUIT: the 250 is the last reply waited for
+    h = smarthost(tls="starttls")
+    relay.configure(h)
+    r = relay.run(["-v", "-i", "bob@example.org"], input=message())
+    assert r.rc == 0, r
+    lines = [l for l in r.err.splitlines() if l[:2] in ("> ", "< ")]
+    dot = lines.index("> .")
+    assert lines[dot + 1] == "> QUIT", lines[dot:]
+    assert lines[dot + 2].startswith("< 250"), lines[dot:]
+    assert len(h.messages) == 1

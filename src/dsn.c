@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "message.h"
 #include "buf.h"
 
 #define DSN_TEXT_MAX (256 * 1024)	/* the generated parts; recipients add ~1.5 kB each */
@@ -39,26 +40,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 			err[0] = '\0';
 	}
 	return -1;
-}
-
-/* rfc5322_date - "Fri, 27 Nov 2026 01:03:58 +0000", whatever the locale */
-static int rfc5322_date(time_t t, char *out, size_t outlen)
-{
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	struct tm tm;
-	if (localtime_r(&t, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
-	    tm.tm_mon < 0 || tm.tm_mon > 11)
-		return -1;
-	long off = tm.tm_gmtoff / 60;
-	char sign = off < 0 ? '-' : '+';
-	if (off < 0)
-		off = -off;
-	int n = snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
-			 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
-			 tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
-	return n > 0 && (size_t)n < outlen ? 0 : -1;
 }
 
 /* one_line - true when s can go into a header: printable, no line breaks */
@@ -107,7 +88,7 @@ static int put_headers(struct dsn_writer *w, const struct conf *c, const struct 
 		       time_t now)
 {
 	char date[64];
-	if (rfc5322_date(now, date, sizeof(date)) < 0)
+	if (message_date(now, date, sizeof(date)) < 0)
 		return -1;
 	return buf_printf(&w->b,
 			  "From: Mail Delivery System <MAILER-DAEMON@%.255s>\r\n"
@@ -132,7 +113,7 @@ static int put_human(struct dsn_writer *w, const struct conf *c, const struct qu
 {
 	char date[64];
 	bool full = ret_full(m);
-	if (rfc5322_date(m->arrival, date, sizeof(date)) < 0 ||
+	if (message_date(m->arrival, date, sizeof(date)) < 0 ||
 	    buf_printf(&w->b,
 		       "Content-Description: Notification\r\n"
 		       "Content-Type: text/plain; charset=us-ascii\r\n"
@@ -167,7 +148,7 @@ static int put_status(struct dsn_writer *w, const struct conf *c, const struct q
 		      const struct dsn_rcpt *failed, size_t nfailed)
 {
 	char date[64];
-	if (rfc5322_date(m->arrival, date, sizeof(date)) < 0 ||
+	if (message_date(m->arrival, date, sizeof(date)) < 0 ||
 	    buf_printf(&w->b,
 		       "Content-Description: Delivery report\r\n"
 		       "Content-Type: message/delivery-status\r\n"

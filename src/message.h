@@ -115,6 +115,9 @@ struct message_completion {
 	time_t now;
 };
 
+/* message_date - "Fri, 27 Nov 2026 01:03:58 +0000" (local time, any locale); 0/-1 */
+int message_date(time_t t, char *out, size_t outlen);
+
 /*
  * message_complete_headers - add Date:, Message-ID: and From: when
  * missing (From: "full name <sender>" using -F), and apply rewrite_from.

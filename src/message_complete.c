@@ -54,25 +54,34 @@ static int random_hex(char hex[17])
 	return 0;
 }
 
-/* add_date - "Date:" in RFC 5322 form, local time with a numeric zone */
-static int add_date(struct buf *b, time_t now)
+/* message_date - RFC 5322 date-time, local time with a numeric zone */
+int message_date(time_t t, char *out, size_t outlen)
 {
 	/* our own names: strftime's %a and %b would follow the locale */
 	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
 	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct tm tm;
-	if (localtime_r(&now, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+	if (localtime_r(&t, &tm) == NULL || tm.tm_wday < 0 || tm.tm_wday > 6 ||
 	    tm.tm_mon < 0 || tm.tm_mon > 11)
 		return -1;
 	long off = tm.tm_gmtoff / 60;
 	char sign = off < 0 ? '-' : '+';
 	if (off < 0)
 		off = -off;
-	return buf_printf(b, "Date: %s, %d %s %d %02d:%02d:%02d %c%02ld%02ld\r\n",
-			  days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-			  tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec,
-			  sign, off / 60, off % 60);
+	int n = snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d %c%02ld%02ld",
+			 days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
+	return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+/* add_date - the "Date:" field */
+static int add_date(struct buf *b, time_t now)
+{
+	char date[64];
+	if (message_date(now, date, sizeof date) < 0)
+		return -1;
+	return buf_printf(b, "Date: %s\r\n", date);
 }
 
 /* add_message_id - "Message-ID: <UTC time.random@domain>" */

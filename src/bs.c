@@ -134,31 +134,6 @@ static void reset(struct bs *s)
 	s->body8 = false;
 }
 
-/* path_arg - "FROM:<addr> params" -> addr (malloc'd) and *params; NULL if malformed */
-static char *path_arg(const char *arg, const char *kw, const char **params)
-{
-	size_t kwlen = strlen(kw);
-	if (strncasecmp(arg, kw, kwlen) != 0)
-		return NULL;
-	arg += kwlen;
-	while (*arg == ' ')
-		arg++;
-	const char *start = arg, *end;
-	if (*arg == '<') {
-		end = strchr(arg, '>');
-		if (end == NULL)
-			return NULL;
-		start = arg + 1;
-		*params = end + 1;
-	} else {
-		end = arg + strcspn(arg, " ");
-		*params = end;
-	}
-	while (**params == ' ')
-		(*params)++;
-	return strndup(start, (size_t)(end - start));
-}
-
 /* cmd_ehlo - HELO / EHLO: greet back and announce what we take */
 static void cmd_ehlo(struct bs *s, bool extended)
 {
@@ -177,97 +152,62 @@ static void cmd_ehlo(struct bs *s, bool extended)
 	reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
-/* mail_param - one MAIL parameter we take: SIZE= or BODY= */
-static const char *mail_param(struct bs *s, const char *p, size_t n)
-{
-	if (n > 5 && strncasecmp(p, "SIZE=", 5) == 0) {
-		unsigned long long v = 0;
-		for (size_t i = 5; i < n; i++) {
-			if (p[i] < '0' || p[i] > '9' || v > BS_SIZE_MAX)
-				return "501 5.5.4 bad SIZE parameter";
-			v = v * 10 + (unsigned)(p[i] - '0');
-		}
-		return v > BS_SIZE_MAX ? "552 5.3.4 message too big" : NULL;
-	}
-	if (n == 13 && strncasecmp(p, "BODY=8BITMIME", n) == 0) {
-		s->body8 = true;
-		return NULL;
-	}
-	if (n == 9 && strncasecmp(p, "BODY=7BIT", n) == 0)
-		return NULL;
-	return "555 5.5.4 unsupported MAIL parameter";
-}
-
-/* mail_params - every MAIL parameter, space separated */
-static const char *mail_params(struct bs *s, const char *params)
-{
-	while (*params != '\0') {
-		size_t n = strcspn(params, " ");
-		const char *bad = n > 0 ? mail_param(s, params, n) : NULL;
-		if (bad != NULL)
-			return bad;
-		params += n;
-		params += strspn(params, " ");
-	}
-	return NULL;
-}
-
 /* cmd_mail - MAIL FROM:<addr> [params] */
-static void cmd_mail(struct bs *s, const char *arg)
+static void cmd_mail(struct bs *s, const struct bs_command *cmd)
 {
-	const char *params = "", *bad;
+	const char *bad;
 	char why[256];
+	bool body8 = false;
 	if (s->sender != NULL) {
 		reply(s, "503 5.5.1 nested MAIL command");
 		return;
 	}
-	char *addr = path_arg(arg, "FROM:", &params);
-	if (addr == NULL) {
+	if (!cmd->path_ok) {
 		reply(s, "501 5.5.4 syntax: MAIL FROM:<address>");
 		return;
 	}
-	if (envelope_check_addr(addr, true, why, sizeof why) < 0) {
-		free(addr);
+	if (envelope_check_bytes(cmd->addr, cmd->addrlen, true, why, sizeof why) < 0) {
 		reply(s, "553 5.1.7 bad sender address");
 		return;
 	}
-	if ((bad = mail_params(s, params)) != NULL) {
-		free(addr);
-		s->body8 = false;
+	if ((bad = bs_parse_mail_params(cmd->params, cmd->paramslen, &body8)) != NULL) {
 		reply(s, bad);
 		return;
 	}
-	s->sender = addr;
+	if ((s->sender = strndup(cmd->addr, cmd->addrlen)) == NULL) {
+		reply(s, "451 4.3.0 out of memory");
+		return;
+	}
+	s->body8 = body8;
 	reply(s, "250 2.1.0 Ok");
 }
 
 /* cmd_rcpt - RCPT TO:<addr> */
-static void cmd_rcpt(struct bs *s, const char *arg)
+static void cmd_rcpt(struct bs *s, const struct bs_command *cmd)
 {
-	const char *params = "";
 	char why[256];
 	if (s->sender == NULL) {
 		reply(s, "503 5.5.1 need MAIL before RCPT");
 		return;
 	}
-	char *addr = path_arg(arg, "TO:", &params);
-	if (addr == NULL || *params != '\0') {
-		free(addr);
-		reply(s, addr == NULL ? "501 5.5.4 syntax: RCPT TO:<address>" :
+	if (!cmd->path_ok || cmd->paramslen != 0) {
+		reply(s, !cmd->path_ok ? "501 5.5.4 syntax: RCPT TO:<address>" :
 		      "555 5.5.4 unsupported RCPT parameter");
 		return;
 	}
-	if (envelope_check_addr(addr, false, why, sizeof why) < 0) {
-		free(addr);
+	if (envelope_check_bytes(cmd->addr, cmd->addrlen, false, why, sizeof why) < 0) {
 		reply(s, "553 5.1.3 bad recipient address");
 		return;
 	}
 	if (s->nrcpt == BS_RCPT_MAX) {
-		free(addr);
 		reply(s, "452 4.5.3 too many recipients");
 		return;
 	}
-	s->rcpt[s->nrcpt++] = addr;
+	if ((s->rcpt[s->nrcpt] = strndup(cmd->addr, cmd->addrlen)) == NULL) {
+		reply(s, "451 4.3.0 out of memory");
+		return;
+	}
+	s->nrcpt++;
 	reply(s, "250 2.1.5 Ok");
 }
 
@@ -447,45 +387,153 @@ static enum bs_step cmd_data(struct bs *s)
 	return BS_GO_ON;
 }
 
-/* is_verb - does the command line start with this verb (then space or end)? */
-static bool is_verb(const char *line, const char *verb, const char **arg)
+/* the verbs, in the order of enum bs_verb after BS_CMD_BAD */
+static const char *const verbs[] = {
+	"", "HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "QUIT",
+};
+
+/* parse_path - "FROM:<addr> params" or "FROM:addr params" into cmd */
+static void parse_path(const char *arg, size_t n, const char *kw, struct bs_command *cmd)
 {
-	size_t n = strlen(verb);
-	if (strncasecmp(line, verb, n) != 0 || (line[n] != '\0' && line[n] != ' '))
-		return false;
-	*arg = line + n + (line[n] == ' ');
-	return true;
+	size_t kwlen = strlen(kw), i;
+	cmd->path_ok = false;
+	if (n < kwlen || strncasecmp(arg, kw, kwlen) != 0)
+		return;
+	for (i = kwlen; i < n && arg[i] == ' '; i++)
+		;
+	size_t start = i, end, next;
+	if (i < n && arg[i] == '<') {
+		const char *gt = memchr(arg + i, '>', n - i);
+		if (gt == NULL)
+			return;
+		start = i + 1;
+		end = (size_t)(gt - arg);
+		next = end + 1;
+	} else {
+		for (end = i; end < n && arg[end] != ' '; end++)
+			;
+		next = end;
+	}
+	while (next < n && arg[next] == ' ')
+		next++;
+	cmd->path_ok = true;
+	cmd->addr = arg + start;
+	cmd->addrlen = end - start;
+	cmd->params = arg + next;
+	cmd->paramslen = n - next;
 }
 
-/* dispatch - one command */
-static enum bs_step dispatch(struct bs *s, const char *line)
+/* bad_command - refuse the line with this reply */
+static int bad_command(struct bs_command *cmd, const char *why)
 {
-	const char *arg;
-	if (is_verb(line, "EHLO", &arg) || is_verb(line, "HELO", &arg)) {
-		if (*arg == '\0') {
-			reply(s, "501 5.5.4 syntax: EHLO hostname");
-			return BS_ERROR;
+	cmd->verb = BS_CMD_BAD;
+	cmd->reply = why;
+	return -1;
+}
+
+/* bs_parse_command - one command line, as read, into its parts */
+int bs_parse_command(const char *line, size_t len, struct bs_command *cmd)
+{
+	memset(cmd, 0, sizeof *cmd);
+	cmd->arg = line;
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	/* a CR, LF or NUL inside a command could smuggle another one */
+	for (size_t i = 0; i < len; i++)
+		if (line[i] == '\r' || line[i] == '\n' || line[i] == '\0')
+			return bad_command(cmd, "500 5.5.2 bad character in command");
+	for (size_t v = BS_CMD_HELO; v < sizeof verbs / sizeof verbs[0]; v++) {
+		if (len < 4 || strncasecmp(line, verbs[v], 4) != 0 || (len > 4 && line[4] != ' '))
+			continue;
+		cmd->verb = (enum bs_verb)v;
+		cmd->arg = line + 4 + (len > 4);
+		cmd->arglen = len - 4 - (len > 4);
+		if ((cmd->verb == BS_CMD_HELO || cmd->verb == BS_CMD_EHLO) && cmd->arglen == 0)
+			return bad_command(cmd, "501 5.5.4 syntax: EHLO hostname");
+		if (cmd->verb == BS_CMD_MAIL)
+			parse_path(cmd->arg, cmd->arglen, "FROM:", cmd);
+		else if (cmd->verb == BS_CMD_RCPT)
+			parse_path(cmd->arg, cmd->arglen, "TO:", cmd);
+		return 0;
+	}
+	return bad_command(cmd, "500 5.5.2 command not recognized");
+}
+
+/* mail_param - one MAIL parameter we take: SIZE= or BODY= */
+static const char *mail_param(const char *p, size_t n, bool *body8)
+{
+	if (n > 5 && strncasecmp(p, "SIZE=", 5) == 0) {
+		unsigned long long v = 0;
+		for (size_t i = 5; i < n; i++) {
+			if (p[i] < '0' || p[i] > '9' || v > BS_SIZE_MAX)
+				return "501 5.5.4 bad SIZE parameter";
+			v = v * 10 + (unsigned)(p[i] - '0');
 		}
-		cmd_ehlo(s, (line[0] | 0x20) == 'e');
-	} else if (is_verb(line, "MAIL", &arg)) {
-		cmd_mail(s, arg);
-	} else if (is_verb(line, "RCPT", &arg)) {
-		cmd_rcpt(s, arg);
-	} else if (is_verb(line, "DATA", &arg)) {
+		return v > BS_SIZE_MAX ? "552 5.3.4 message too big" : NULL;
+	}
+	if (n == 13 && strncasecmp(p, "BODY=8BITMIME", n) == 0) {
+		*body8 = true;
+		return NULL;
+	}
+	if (n == 9 && strncasecmp(p, "BODY=7BIT", n) == 0)
+		return NULL;
+	return "555 5.5.4 unsupported MAIL parameter";
+}
+
+/* bs_parse_mail_params - every MAIL parameter, space separated */
+const char *bs_parse_mail_params(const char *p, size_t n, bool *body8)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t k = 0;
+		while (i + k < n && p[i + k] != ' ')
+			k++;
+		const char *bad = k > 0 ? mail_param(p + i, k, body8) : NULL;
+		if (bad != NULL) {
+			*body8 = false;
+			return bad;
+		}
+		i += k;
+		while (i < n && p[i] == ' ')
+			i++;
+	}
+	return NULL;
+}
+
+/* dispatch - one parsed command */
+static enum bs_step dispatch(struct bs *s, const struct bs_command *cmd)
+{
+	switch (cmd->verb) {
+	case BS_CMD_BAD:
+		reply(s, cmd->reply);
+		return BS_ERROR;
+	case BS_CMD_HELO:
+	case BS_CMD_EHLO:
+		cmd_ehlo(s, cmd->verb == BS_CMD_EHLO);
+		break;
+	case BS_CMD_MAIL:
+		cmd_mail(s, cmd);
+		break;
+	case BS_CMD_RCPT:
+		cmd_rcpt(s, cmd);
+		break;
+	case BS_CMD_DATA:
 		return cmd_data(s);
-	} else if (is_verb(line, "RSET", &arg)) {
+	case BS_CMD_RSET:
 		reset(s);
 		reply(s, "250 2.0.0 Ok");
-	} else if (is_verb(line, "NOOP", &arg)) {
+		break;
+	case BS_CMD_NOOP:
 		reply(s, "250 2.0.0 Ok");
-	} else if (is_verb(line, "VRFY", &arg)) {
+		break;
+	case BS_CMD_VRFY:
 		reply(s, "252 2.0.0 cannot verify, but will relay");
-	} else if (is_verb(line, "QUIT", &arg)) {
+		break;
+	case BS_CMD_QUIT:
 		reply(s, "221 2.0.0 Bye");
 		return BS_END;
-	} else {
-		reply(s, "500 5.5.2 command not recognized");
-		return BS_ERROR;
 	}
 	return BS_GO_ON;
 }
@@ -498,8 +546,8 @@ static void skip_rest(struct bs *s, struct buf *line)
 		;
 }
 
-/* command - the next command line without its line ending; 1, 0 at end, -1 bad */
-static int command(struct bs *s, struct buf *line)
+/* command - the next command line, parsed into cmd; 1, 0 at end, -1 too long */
+static int command(struct bs *s, struct buf *line, struct bs_command *cmd)
 {
 	bool eol;
 	if (get_line(s, line, BS_CMD_MAX, &eol) == 0)
@@ -509,14 +557,7 @@ static int command(struct bs *s, struct buf *line)
 		reply(s, "500 5.5.2 line too long");
 		return -1;
 	}
-	line->len -= 1;
-	if (line->len > 0 && line->data[line->len - 1] == '\r')
-		line->len -= 1;
-	line->data[line->len] = '\0';
-	if (memchr(line->data, '\r', line->len) != NULL || strlen(line->data) != line->len) {
-		reply(s, "500 5.5.2 bad character in command");
-		return -1;
-	}
+	(void)bs_parse_command(line->data, line->len, cmd);
 	return 1;
 }
 
@@ -535,10 +576,11 @@ int bs_serve(const struct conf *c, struct queue *q, enum bs_delivery how)
 		greeting[0] = '\0';
 	reply(&s, greeting);
 	for (;;) {
-		int r = command(&s, &line);
+		struct bs_command cmd;
+		int r = command(&s, &line, &cmd);
 		if (r == 0)
 			break;
-		enum bs_step step = r < 0 ? BS_ERROR : dispatch(&s, line.data);
+		enum bs_step step = r < 0 ? BS_ERROR : dispatch(&s, &cmd);
 		if (step == BS_END)
 			break;
 		if (step == BS_ERROR && ++s.errors > BS_ERRORS_MAX) {

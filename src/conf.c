@@ -18,6 +18,7 @@
 #include <iniparser.h>
 
 #include "buf.h"
+#include "conf_check.h"
 
 #define WHY_MAX 256		/* one problem text, without the "FILE: [s] k: " */
 #define SHOWN_MAX 48		/* bytes of a bad value quoted back in an error */
@@ -357,7 +358,6 @@ static int parse_mode(const struct setting *s)
 	return 0;
 }
 
-#define AT(member) offsetof(struct conf, member)
 /* a key whose name is its field's name in struct conf */
 #define KEY(section, key, parse, flags) \
 	{ #section, #key, parse, AT(section.key), flags }
@@ -434,18 +434,9 @@ static void show_value(const char *v, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* one conf_load() call: the file, the result, and where an error goes */
-struct load {
-	const char *path;
-	struct conf *c;
-	char *err;
-	size_t errlen;
-};
-
-/* report - "FILE: [section] key: problem", or without the section or key */
-__attribute__((format(printf, 4, 5)))
-static int report(const struct load *ld, const char *section, const char *key,
-		  const char *fmt, ...)
+/* conf_report - "FILE: [section] key: problem", or without the section or key */
+int conf_report(const struct conf_loading *ld, const char *section, const char *key,
+		const char *fmt, ...)
 {
 	char why[WHY_MAX], where[160] = "";
 	va_list ap;
@@ -465,7 +456,7 @@ static int report(const struct load *ld, const char *section, const char *key,
 }
 
 /* set_key - parse one value of a table key into the conf */
-static int set_key(const struct load *ld, const struct conf_key *k,
+static int set_key(const struct conf_loading *ld, const struct conf_key *k,
 		   const char *value)
 {
 	char shown[SHOWN_MAX + 8] = "the value";
@@ -481,7 +472,7 @@ static int set_key(const struct load *ld, const struct conf_key *k,
 		.field = (char *)ld->c + k->offset,
 		.why = why,
 	};
-	return k->parse(&s) < 0 ? report(ld, k->section, k->name, "%s", why) : 0;
+	return k->parse(&s) < 0 ? conf_report(ld, k->section, k->name, "%s", why) : 0;
 }
 
 /* alias_problem - what is wrong with an [aliases] entry, or NULL */
@@ -509,41 +500,41 @@ static const char *alias_problem(const char *name, const char *value)
 }
 
 /* add_alias - one [aliases] entry; "default" is the catch-all */
-static int add_alias(const struct load *ld, const char *name, const char *value)
+static int add_alias(const struct conf_loading *ld, const char *name, const char *value)
 {
 	struct conf *c = ld->c;
 	const char *problem = alias_problem(name, value);
 	if (problem != NULL)
-		return report(ld, "aliases", name, "%s", problem);
+		return conf_report(ld, "aliases", name, "%s", problem);
 	if (strcmp(name, "default") == 0) {
 		free(c->aliases.default_target);
 		c->aliases.default_target = strdup(value);
 		return c->aliases.default_target ? 0 :
-		       report(ld, "aliases", name, "out of memory");
+		       conf_report(ld, "aliases", name, "out of memory");
 	}
 	struct conf_alias *v = realloc(c->aliases.v, (c->aliases.n + 1) * sizeof *v);
 	if (v == NULL)
-		return report(ld, "aliases", name, "out of memory");
+		return conf_report(ld, "aliases", name, "out of memory");
 	c->aliases.v = v;
 	v += c->aliases.n++;
 	v->name = strdup(name);
 	v->targets = strdup(value);
-	return v->name && v->targets ? 0 : report(ld, "aliases", name, "out of memory");
+	return v->name && v->targets ? 0 : conf_report(ld, "aliases", name, "out of memory");
 }
 
 /* apply_entry - one dictionary entry: a section of its own, or section:key */
-static int apply_entry(const struct load *ld, const char *entry, const char *value)
+static int apply_entry(const struct conf_loading *ld, const char *entry, const char *value)
 {
 	char section[128];
 	if (value == NULL) {	/* iniparser keeps each section as a valueless entry */
 		if (!known_section(entry))
-			return report(ld, NULL, NULL, "[%s]: unknown section (expected "
+			return conf_report(ld, NULL, NULL, "[%s]: unknown section (expected "
 				      "smarthost, auth, sender, aliases, queue or log)", entry);
 		return 0;
 	}
 	const char *colon = strchr(entry, ':');
 	if (colon == entry || colon == NULL)
-		return report(ld, NULL, colon ? colon + 1 : entry,
+		return conf_report(ld, NULL, colon ? colon + 1 : entry,
 			      "key outside any section");
 	size_t n = (size_t)(colon - entry);
 	if (n >= sizeof section)
@@ -556,7 +547,7 @@ static int apply_entry(const struct load *ld, const char *entry, const char *val
 		return add_alias(ld, colon + 1, value);
 	const struct conf_key *k = find_key(section, colon + 1);
 	if (k == NULL)
-		return report(ld, section, colon + 1, "unknown key");
+		return conf_report(ld, section, colon + 1, "unknown key");
 	return set_key(ld, k, value);
 }
 
@@ -577,7 +568,7 @@ static int capture_ini_error(const char *fmt, ...)
  * parse_failure - turn iniparser's captured "... in FILE (LINE)" text into
  * our one line; the offending line is not quoted: it may hold a password.
  */
-static int parse_failure(const struct load *ld)
+static int parse_failure(const struct conf_loading *ld)
 {
 	const char *open = strrchr(ini_error, '(');
 	char *end = NULL;
@@ -585,19 +576,19 @@ static int parse_failure(const struct load *ld)
 	if (end == NULL || *end != ')')
 		line = 0;
 	if (strstr(ini_error, "too long") != NULL)
-		return report(ld, NULL, NULL, "line %lu: line too long (at most "
+		return conf_report(ld, NULL, NULL, "line %lu: line too long (at most "
 			      "1023 bytes)", line);
 	if (strstr(ini_error, "syntax error") != NULL)
-		return report(ld, NULL, NULL, "line %lu: syntax error (expected "
+		return conf_report(ld, NULL, NULL, "line %lu: syntax error (expected "
 			      "\"[section]\" or \"key = value\")", line);
 	if (strstr(ini_error, "cannot open") != NULL)
-		return report(ld, NULL, NULL, "cannot read: %s",
+		return conf_report(ld, NULL, NULL, "cannot read: %s",
 			      strerror(errno ? errno : EACCES));
-	return report(ld, NULL, NULL, "cannot parse: out of memory");
+	return conf_report(ld, NULL, NULL, "cannot parse: out of memory");
 }
 
 /* load_file - iniparser reads the file; every entry applied in file order */
-static int load_file(const struct load *ld)
+static int load_file(const struct conf_loading *ld)
 {
 	ini_error[0] = '\0';
 	errno = 0;
@@ -618,7 +609,7 @@ static int load_file(const struct load *ld)
 }
 
 /* check_readable - a regular file that this process may read */
-static int check_readable(const struct load *ld)
+static int check_readable(const struct conf_loading *ld)
 {
 	struct stat st;
 	int fd = open(ld->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -628,104 +619,10 @@ static int check_readable(const struct load *ld)
 	if (e == 0 && S_ISDIR(st.st_mode))
 		e = EISDIR;
 	if (e != 0)
-		return report(ld, NULL, NULL, "cannot read: %s", strerror(e));
+		return conf_report(ld, NULL, NULL, "cannot read: %s", strerror(e));
 	if (!S_ISREG(st.st_mode))
-		return report(ld, NULL, NULL, "cannot read: not a regular file");
+		return conf_report(ld, NULL, NULL, "cannot read: not a regular file");
 	return 0;
-}
-
-/* strip - trim white space at both ends, in place */
-static char *strip(char *s)
-{
-	while (isspace((unsigned char)*s))
-		s++;
-	size_t n = strlen(s);
-	while (n > 0 && isspace((unsigned char)s[n - 1]))
-		s[--n] = '\0';
-	return s;
-}
-
-/* lower - lower-case in place, as iniparser does to names */
-static char *lower(char *s)
-{
-	for (char *p = s; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return s;
-}
-
-/*
- * note_line - remember the section or key of one logical line; 1 when the
- * key was already seen. iniparser keeps the last of two equal keys without
- * a word, so the lines are looked at once more here, the way it reads
- * them: "[name]", "key = value", comments starting with # or ;.
- */
-static int note_line(char *line, struct buf *section, struct buf *seen,
-		     struct buf *key)
-{
-	char *s = strip(line);
-	size_t n = strlen(s);
-	if (n == 0 || *s == '#' || *s == ';')
-		return 0;
-	if (*s == '[' && s[n - 1] == ']') {
-		*strchr(s, ']') = '\0';
-		buf_reset(section);
-		return buf_puts(section, lower(strip(s + 1))) < 0 ? -1 : 0;
-	}
-	char *eq = strchr(s, '=');
-	if (eq == NULL)
-		return 0;
-	*eq = '\0';
-	buf_reset(key);
-	if (buf_printf(key, "\n%s:%s\n", buf_cstr(section), lower(strip(s))) < 0)
-		return -1;
-	if (strstr(buf_cstr(seen), buf_cstr(key)) != NULL)
-		return 1;
-	/* seen holds "\nA\nB\n": append without the leading newline */
-	return buf_append(seen, key->data + 1, key->len - 1) < 0 ? -1 : 0;
-}
-
-/* find_duplicate - the first key given twice in one section, if any */
-static int find_duplicate(const struct load *ld)
-{
-	FILE *f = fopen(ld->path, "re");
-	if (f == NULL)
-		return report(ld, NULL, NULL, "cannot read: %s", strerror(errno));
-	struct buf logical, section, seen, key;
-	buf_init(&logical, 1 << 20);
-	buf_init(&section, 4096);
-	buf_init(&seen, 1 << 22);
-	buf_init(&key, 8192);
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t got;
-	int r = buf_putc(&seen, '\n');
-	while (r == 0 && (got = getline(&line, &cap, f)) >= 0) {
-		size_t n = (size_t)got;
-		while (n > 0 && isspace((unsigned char)line[n - 1]))
-			n--;
-		bool more = n > 0 && line[n - 1] == '\\';	/* continued line */
-		r = buf_append(&logical, line, more ? n - 1 : n);
-		if (r < 0 || more)
-			continue;
-		r = note_line(logical.data, &section, &seen, &key);
-		buf_reset(&logical);
-	}
-	if (r > 0) {
-		char *name = strip(key.data);
-		*strchr(name, ':') = '\0';
-		r = report(ld, name, name + strlen(name) + 1, "given more than once");
-	} else if (r < 0) {
-		r = report(ld, NULL, NULL, "cannot read: %s", strerror(errno));
-	}
-	if (line != NULL)
-		wipe_memory(line, cap);	/* the lines may have held a password */
-	free(line);
-	buf_wipe(&logical);
-	buf_free(&section);
-	buf_free(&seen);
-	buf_free(&key);
-	fclose(f);
-	return r;
 }
 
 /* this_host - this host's fully qualified name, else its plain name */
@@ -748,7 +645,7 @@ static char *this_host(void)
 }
 
 /* set_defaults - the values that depend on other keys or on this host */
-static int set_defaults(const struct load *ld)
+static int set_defaults(const struct conf_loading *ld)
 {
 	static const unsigned ports[] = {
 		[CONF_TLS_STARTTLS] = 587, [CONF_TLS_IMPLICIT] = 465, [CONF_TLS_NONE] = 25,
@@ -758,7 +655,7 @@ static int set_defaults(const struct load *ld)
 		c->smarthost.port = ports[c->smarthost.tls];
 	if ((c->smarthost.helo == NULL && (c->smarthost.helo = this_host()) == NULL) ||
 	    (c->sender.domain == NULL && (c->sender.domain = this_host()) == NULL))
-		return report(ld, NULL, NULL, "cannot find this host's name for helo "
+		return conf_report(ld, NULL, NULL, "cannot find this host's name for helo "
 			      "and domain: %s", strerror(errno));
 	if (c->sender.aliases_file == NULL)
 		c->sender.aliases_file = strdup("/etc/aliases");
@@ -766,115 +663,14 @@ static int set_defaults(const struct load *ld)
 		c->queue.dir = strdup("/var/spool/relaymail");
 	c->path = strdup(ld->path);
 	if (!c->sender.aliases_file || !c->queue.dir || !c->path)
-		return report(ld, NULL, NULL, "out of memory");
+		return conf_report(ld, NULL, NULL, "out of memory");
 	return 0;
-}
-
-/* two keys that only go together, or that exclude each other */
-enum pairing { NEEDS, EXCLUDES };
-
-struct pair_rule {
-	const char *section, *key, *other;
-	size_t key_at, other_at;
-	enum pairing how;
-};
-
-#define PAIR(s, a, b, how) { #s, #a, #b, AT(s.a), AT(s.b), how }
-
-static const struct pair_rule pair_rules[] = {
-	PAIR(smarthost, tls_cert_file, tls_key_file, NEEDS),
-	PAIR(smarthost, tls_key_file, tls_cert_file, NEEDS),
-	PAIR(auth, password, user, NEEDS),
-	PAIR(auth, password_file, user, NEEDS),
-	PAIR(auth, password_command, user, NEEDS),
-	PAIR(auth, oauth2_token_url, user, NEEDS),
-	PAIR(auth, oauth2_client_id, user, NEEDS),
-	PAIR(auth, oauth2_client_secret, user, NEEDS),
-	PAIR(auth, oauth2_client_secret_file, user, NEEDS),
-	PAIR(auth, oauth2_refresh_token, user, NEEDS),
-	PAIR(auth, oauth2_refresh_token_file, user, NEEDS),
-	PAIR(auth, password, password_file, EXCLUDES),
-	PAIR(auth, password, password_command, EXCLUDES),
-	PAIR(auth, password_file, password_command, EXCLUDES),
-	PAIR(auth, oauth2_client_secret, oauth2_client_secret_file, EXCLUDES),
-	PAIR(auth, oauth2_refresh_token, oauth2_refresh_token_file, EXCLUDES),
-};
-
-/* string_at - the string field at offset at of c */
-static const char *string_at(const struct conf *c, size_t at)
-{
-	return *(char *const *)((const char *)c + at);
-}
-
-/* check_auth - [auth]: a way to get the secret that fits the mechanism */
-static int check_auth(const struct load *ld)
-{
-	const struct conf *c = ld->c;
-	enum conf_mech m = c->auth.mechanism;
-	const char *pw = c->auth.password ? "password" : c->auth.password_file ?
-			 "password_file" : c->auth.password_command ? "password_command" : NULL;
-	bool oauth = c->auth.oauth2_token_url || c->auth.oauth2_client_id ||
-		     c->auth.oauth2_client_secret || c->auth.oauth2_client_secret_file ||
-		     c->auth.oauth2_refresh_token || c->auth.oauth2_refresh_token_file;
-	if (c->auth.user == NULL)
-		return m == CONF_MECH_AUTO || m == CONF_MECH_NONE ? 0 :
-		       report(ld, "auth", "mechanism", "\"%s\" needs user", conf_mech_name(m));
-	if (m == CONF_MECH_NONE)
-		return report(ld, "auth", "mechanism", "\"none\", but user is set");
-	if (!oauth)
-		return pw != NULL ? 0 : report(ld, "auth", "user", "set, but none of "
-					      "password, password_file and password_command is");
-	if (pw != NULL)
-		return report(ld, "auth", pw, "cannot be combined with the oauth2_* keys");
-	if (m != CONF_MECH_XOAUTH2 && m != CONF_MECH_OAUTHBEARER)
-		return report(ld, "auth", "mechanism", "the oauth2_* keys need "
-			      "mechanism = xoauth2 or oauthbearer");
-	const char *missing = !c->auth.oauth2_token_url ? "oauth2_token_url" :
-			      !c->auth.oauth2_client_id ? "oauth2_client_id" :
-			      !c->auth.oauth2_refresh_token && !c->auth.oauth2_refresh_token_file ?
-			      "oauth2_refresh_token" : NULL;
-	return missing ? report(ld, "auth", missing, "missing (the oauth2_* keys "
-				"need it)") : 0;
-}
-
-/* is_loopback - a host that SPEC lets us authenticate to without TLS */
-static bool is_loopback(const char *host)
-{
-	unsigned char a[16];
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, a) == 1)
-		return a[0] == 127;
-	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, &in6addr_loopback, 16) == 0;
-}
-
-/* check_conf - the rules that tie several keys together */
-static int check_conf(const struct load *ld)
-{
-	const struct conf *c = ld->c;
-	if (c->smarthost.host == NULL)
-		return report(ld, "smarthost", "host", "missing (it is required)");
-	for (size_t i = 0; i < sizeof pair_rules / sizeof pair_rules[0]; i++) {
-		const struct pair_rule *r = &pair_rules[i];
-		bool a = string_at(c, r->key_at) != NULL;
-		bool b = string_at(c, r->other_at) != NULL;
-		if (a && !b && r->how == NEEDS)
-			return report(ld, r->section, r->key, "set without %s", r->other);
-		if (a && b && r->how == EXCLUDES)
-			return report(ld, r->section, r->key, "cannot be set together "
-				      "with %s", r->other);
-	}
-	if (c->smarthost.tls == CONF_TLS_NONE && c->auth.user != NULL &&
-	    c->auth.mechanism != CONF_MECH_NONE && !is_loopback(c->smarthost.host))
-		return report(ld, "smarthost", "tls", "\"none\": authentication "
-			      "without TLS is only allowed to a loopback address");
-	return check_auth(ld);
 }
 
 /* conf_load - read and check path into *c */
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 {
-	const struct load ld = { .path = path, .c = c, .err = err, .errlen = errlen };
+	const struct conf_loading ld = { .path = path, .c = c, .err = err, .errlen = errlen };
 	memset(c, 0, sizeof *c);
 	c->smarthost.tls_verify = true;
 	c->sender.allow_from_override = true;
@@ -886,9 +682,9 @@ int conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 	if (r == 0)
 		r = load_file(&ld);
 	if (r == 0)
-		r = find_duplicate(&ld);
+		r = conf_check_duplicates(&ld);
 	if (r == 0)
-		r = check_conf(&ld);
+		r = conf_check_keys(&ld);
 	if (r == 0)
 		r = set_defaults(&ld);
 	if (r < 0)

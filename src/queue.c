@@ -1,32 +1,6 @@
 /*
- * queue - the spool directory; see queue.h.
- *
- * Spool file q/ID (version 1). A text envelope, one "key value" line per
- * item, ending with an empty line; then the message data exactly as the
- * submitter wrote it (canonical CRLF):
- *
- *   relaymail-queue 1
- *   id 6743A1B2C0FFEE01         the file's own name
- *   arrival 1795748638          seconds since the epoch
- *   sender alice@example.com    nothing after the space for <>
- *   rcpt bob@example.org        one line per recipient, in order
- *   notify SUCCESS,FAILURE      DSN parameters, only when set
- *   ret HDRS
- *   envid abc123
- *   body 7BIT                   7BIT or 8BIT (BODY=8BITMIME), patched at commit
- *   (empty line)
- *   message data ...
- *
- * State file s/ID, replaced as a whole (temp file, fsync, rename):
- *
- *   relaymail-state 1
- *   attempts 3
- *   next 1795750438             earliest next try, 0: now
- *   error TEXT                  last attempt's error, printable, one line
- *   done 0                      recipient index (0-based) already handled
- *
- * Values never hold control characters: they are refused when written and
- * when read. Unknown keys are an error (a new key means a new version).
+ * queue - the spool directory; see queue.h. The format of the files it
+ * holds, with its writer and its parser, is in queue_file.c.
  *
  * Ids are 8 hex digits of the arrival second and 8 of getrandom(2). The
  * temp file tmp/ID is created with O_EXCL and the commit uses
@@ -50,18 +24,20 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "queue_file.h"
 
-/* every mode choice of the spool, in one place (issue 5 may change them) */
+/*
+ * Every mode choice of the spool, in one place (see INSTALL, "Privileges").
+ * The installed spool is root:relaymail 0770 and the program runs with the
+ * relaymail group, so a queue file is 0660: any process of the group (the
+ * root timer, another user's background delivery) can deliver it, while
+ * users without the group cannot reach the spool at all. The program runs
+ * under umask 077, hence the explicit fchmod. A spool the program creates
+ * itself is private (0700); a subdirectory it creates shares its parent's
+ * group permissions.
+ */
 #define QUEUE_DIR_MODE 0700
-#define QUEUE_FILE_MODE 0600
-
-#define ENV_MAGIC "relaymail-queue 1"
-#define STATE_MAGIC "relaymail-state 1"
-#define ENV_MAX (64u * 1024 * 1024)	/* envelope block; 10000 long addresses fit */
-#define STATE_MAX (4u * 1024 * 1024)
-#define ERROR_MAX 1000			/* bytes of error text kept */
-/* the largest time stamp read from a file: whatever time_t can hold */
-#define TIME_LIMIT (sizeof(time_t) >= 8 ? (unsigned long long)INT64_MAX : (unsigned long long)INT32_MAX)
+#define QUEUE_FILE_MODE 0660
 
 /* fail - put a formatted message in err and return -1 */
 __attribute__((format(printf, 3, 4)))
@@ -89,12 +65,31 @@ bool queue_valid_id(const char *id)
 	return id[QUEUE_ID_LEN] == '\0';
 }
 
+/* share_group - give the new directory fd its parent's group permissions */
+static int share_group(int parent, int fd)
+{
+	struct stat st;
+	if (fstat(parent, &st) < 0)
+		return -1;
+	if ((st.st_mode & 0070) == 0)
+		return 0;
+	return fchmod(fd, QUEUE_DIR_MODE | (st.st_mode & 0070));
+}
+
 /* open_subdir - create (when asked) and open one spool directory */
 static int open_subdir(int parent, const char *name, bool create)
 {
-	if (create && mkdirat(parent, name, QUEUE_DIR_MODE) < 0 && errno != EEXIST)
+	bool made = create && mkdirat(parent, name, QUEUE_DIR_MODE) == 0;
+	if (create && !made && errno != EEXIST)
 		return -1;
-	return openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && made && share_group(parent, fd) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 /* queue_open - open the spool and its four directories */
@@ -160,44 +155,6 @@ static int write_all(int fd, const void *p, size_t len)
 	return 0;
 }
 
-/* has_control - s (n bytes) holds a control character: never a spool value */
-static bool has_control(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return true;
-	return false;
-}
-
-/* put_field - append "key value\n", refusing a value that could break lines */
-static int put_field(struct buf *b, const char *key, const char *value)
-{
-	if (has_control(value, strlen(value))) {
-		errno = EINVAL;
-		return -1;
-	}
-	return buf_printf(b, "%s %s\n", key, value);
-}
-
-/* envelope_block - the spool file's envelope for env; body_off gets the
- * offset of the body value */
-static int envelope_block(struct buf *b, const char *id, time_t arrival,
-			  const struct envelope *env, size_t *body_off)
-{
-	if (buf_printf(b, "%s\nid %s\narrival %lld\n", ENV_MAGIC, id, (long long)arrival) < 0 ||
-	    put_field(b, "sender", env->sender != NULL ? env->sender : "") < 0)
-		return -1;
-	for (size_t i = 0; i < env->nrcpt; i++)
-		if (put_field(b, "rcpt", env->rcpt[i]) < 0)
-			return -1;
-	if ((env->notify != NULL && put_field(b, "notify", env->notify) < 0) ||
-	    (env->ret != NULL && put_field(b, "ret", env->ret) < 0) ||
-	    (env->envid != NULL && put_field(b, "envid", env->envid) < 0))
-		return -1;
-	*body_off = b->len + strlen("body ");
-	return buf_puts(b, "body 7BIT\n\n");
-}
-
 /* new_id - a fresh id: arrival second, then random bits */
 static int new_id(time_t now, char id[QUEUE_ID_LEN + 1])
 {
@@ -226,7 +183,7 @@ static int create_tmp(struct queue *q, time_t now, struct queue_new *n)
 		if (fd < 0)
 			return -1;
 		/* locked from birth: the lock follows the inode into q/ */
-		if (flock(fd, LOCK_EX) < 0) {
+		if (fchmod(fd, QUEUE_FILE_MODE) < 0 || flock(fd, LOCK_EX) < 0) {
 			unlinkat(q->tmpfd, n->id, 0);
 			close(fd);
 			return -1;
@@ -254,7 +211,7 @@ int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
 	struct buf b;
 	size_t body_off = 0;
 	buf_init(&b, ENV_MAX);
-	if (envelope_block(&b, n->id, arrival, env, &body_off) < 0 ||
+	if (queue_file_envelope(&b, n->id, arrival, env, &body_off) < 0 ||
 	    write_all(n->fd, b.data, b.len) < 0) {
 		int e = errno;
 		buf_free(&b);
@@ -363,214 +320,6 @@ bad:;
 		    strerror(e));
 }
 
-/* queue_msg_init - empty message */
-void queue_msg_init(struct queue_msg *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->fd = -1;
-}
-
-/* queue_release - close and free */
-void queue_release(struct queue_msg *m)
-{
-	if (m->fd >= 0)
-		close(m->fd);
-	free(m->sender);
-	for (size_t i = 0; i < m->nrcpt; i++)
-		free(m->rcpt[i]);
-	free(m->rcpt);
-	free(m->notify);
-	free(m->ret);
-	free(m->envid);
-	free(m->last_error);
-	free(m->rcpt_done);
-	queue_msg_init(m);
-}
-
-/* parse_number - decimal digits only, at most max */
-static int parse_number(const char *s, size_t len, unsigned long long max,
-			unsigned long long *out)
-{
-	unsigned long long v = 0;
-	if (len == 0 || len > 20)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (d > max || v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
-/* dup_value - copy a value, refusing control characters */
-static int dup_value(const char *v, size_t len, char **out)
-{
-	if (*out != NULL || has_control(v, len))
-		return -1;	/* given twice, or unsafe */
-	*out = strndup(v, len);
-	return *out != NULL ? 0 : -1;
-}
-
-/* add_rcpt - append one recipient */
-static int add_rcpt(struct queue_msg *m, const char *v, size_t len, size_t *cap)
-{
-	if (m->nrcpt == ENVELOPE_MAX_RCPT || len == 0)
-		return -1;
-	if (m->nrcpt == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 8;
-		char **r = realloc(m->rcpt, ncap * sizeof(*r));
-		if (r == NULL)
-			return -1;
-		m->rcpt = r;
-		*cap = ncap;
-	}
-	m->rcpt[m->nrcpt] = NULL;
-	if (dup_value(v, len, &m->rcpt[m->nrcpt]) < 0)
-		return -1;
-	m->nrcpt++;
-	return 0;
-}
-
-/* key_is - the line's key equals k */
-static bool key_is(const char *key, size_t klen, const char *k)
-{
-	return strlen(k) == klen && memcmp(key, k, klen) == 0;
-}
-
-/* env_field - one envelope line; seen counts the once-only keys */
-static int env_field(struct queue_msg *m, const char *key, size_t klen, const char *v,
-		     size_t vlen, unsigned *seen, size_t *cap)
-{
-	unsigned long long n;
-	if (key_is(key, klen, "id")) {
-		if ((*seen & 1) || vlen != QUEUE_ID_LEN)
-			return -1;
-		memcpy(m->id, v, QUEUE_ID_LEN);
-		m->id[QUEUE_ID_LEN] = '\0';
-		*seen |= 1;
-		return queue_valid_id(m->id) ? 0 : -1;
-	}
-	if (key_is(key, klen, "arrival")) {
-		if ((*seen & 2) || parse_number(v, vlen, TIME_LIMIT, &n) < 0)
-			return -1;
-		m->arrival = (time_t)n;
-		*seen |= 2;
-		return 0;
-	}
-	if (key_is(key, klen, "body")) {
-		if (*seen & 4)
-			return -1;
-		*seen |= 4;
-		if (vlen == 4 && memcmp(v, "7BIT", 4) == 0)
-			return 0;
-		m->eightbit = true;
-		return vlen == 4 && memcmp(v, "8BIT", 4) == 0 ? 0 : -1;
-	}
-	if (key_is(key, klen, "sender"))
-		return dup_value(v, vlen, &m->sender);
-	if (key_is(key, klen, "rcpt"))
-		return add_rcpt(m, v, vlen, cap);
-	if (key_is(key, klen, "notify"))
-		return dup_value(v, vlen, &m->notify);
-	if (key_is(key, klen, "ret"))
-		return dup_value(v, vlen, &m->ret);
-	if (key_is(key, klen, "envid"))
-		return dup_value(v, vlen, &m->envid);
-	return -1;
-}
-
-/* state_field - one state line */
-static int state_field(struct queue_msg *m, const char *key, size_t klen, const char *v,
-		       size_t vlen)
-{
-	unsigned long long n;
-	if (key_is(key, klen, "attempts")) {
-		if (parse_number(v, vlen, 0xffffffffu, &n) < 0)
-			return -1;
-		m->attempts = (unsigned)n;
-		return 0;
-	}
-	if (key_is(key, klen, "next")) {
-		if (parse_number(v, vlen, TIME_LIMIT, &n) < 0)
-			return -1;
-		m->next_try = (time_t)n;
-		return 0;
-	}
-	if (key_is(key, klen, "error"))
-		return dup_value(v, vlen, &m->last_error);
-	if (key_is(key, klen, "done")) {
-		if (parse_number(v, vlen, (unsigned long long)m->nrcpt - 1, &n) < 0)
-			return -1;
-		m->rcpt_done[n] = true;
-		return 0;
-	}
-	return -1;
-}
-
-/*
- * parse_lines - split text into "key value" lines after the magic first
- * line; for the envelope (env true) the text must end with an empty line.
- */
-static int parse_lines(struct queue_msg *m, const char *p, size_t len, bool env,
-		       unsigned *seen)
-{
-	const char *magic = env ? ENV_MAGIC : STATE_MAGIC;
-	const char *end = p + len;
-	size_t cap = 0, lineno = 0;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			return -1;	/* every line ends with LF */
-		size_t llen = (size_t)(nl - p);
-		if (lineno++ == 0) {
-			if (llen != strlen(magic) || memcmp(p, magic, llen) != 0)
-				return -1;
-		} else if (llen == 0) {
-			/* the envelope's end: must be the last byte */
-			return env && nl + 1 == end ? 0 : -1;
-		} else {
-			const char *sp = memchr(p, ' ', llen);
-			if (sp == NULL)
-				return -1;
-			size_t klen = (size_t)(sp - p), vlen = llen - klen - 1;
-			int r = env ? env_field(m, p, klen, sp + 1, vlen, seen, &cap)
-				    : state_field(m, p, klen, sp + 1, vlen);
-			if (r < 0)
-				return -1;
-		}
-		p = nl + 1;
-	}
-	return env || lineno == 0 ? -1 : 0;
-}
-
-/* queue_parse - envelope block and optional state into m */
-int queue_parse(const char *env, size_t envlen, const char *state, size_t statelen,
-		struct queue_msg *m, char *err, size_t errlen)
-{
-	unsigned seen = 0;
-	queue_msg_init(m);
-	if (parse_lines(m, env, envlen, true, &seen) < 0 || seen != 7 || m->sender == NULL ||
-	    m->nrcpt == 0) {
-		queue_release(m);
-		return fail(err, errlen, "malformed queue file envelope");
-	}
-	m->data_off = (off_t)envlen;
-	m->rcpt_done = calloc(m->nrcpt, sizeof(bool));
-	if (m->rcpt_done == NULL) {
-		queue_release(m);
-		return fail(err, errlen, "out of memory");
-	}
-	if (state != NULL && parse_lines(m, state, statelen, false, &seen) < 0) {
-		queue_release(m);
-		return fail(err, errlen, "malformed queue state file");
-	}
-	return 0;
-}
-
 /* read_envelope - read fd from the start up to the envelope's empty line */
 static int read_envelope(int fd, struct buf *b, size_t *envlen)
 {
@@ -596,6 +345,18 @@ static int read_envelope(int fd, struct buf *b, size_t *envlen)
 	}
 }
 
+/*
+ * trusted_file - a spool file we may act on: regular, one link, and
+ * in the spool's group (our effective group: every writer of the spool
+ * runs with it). Root also accepts a file of another group (a spool
+ * written before it was shared); nothing else is trusted.
+ */
+static bool trusted_file(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_nlink == 1 &&
+	       (st->st_gid == getegid() || geteuid() == 0);
+}
+
 /* read_state - the whole s/ID file into b; *found false when there is none */
 static int read_state(struct queue *q, const char *id, struct buf *b, bool *found)
 {
@@ -608,7 +369,7 @@ static int read_state(struct queue *q, const char *id, struct buf *b, bool *foun
 	struct stat st;
 	char chunk[8192];
 	ssize_t r = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) == 0 && trusted_file(&st)) {
 		/* ends with r == 0 at EOF; r > 0 when the buffer is full */
 		while ((r = read(fd, chunk, sizeof(chunk))) > 0 || (r < 0 && errno == EINTR))
 			if (r > 0 && buf_append(b, chunk, (size_t)r) < 0)
@@ -654,7 +415,7 @@ out:
 	return ret;
 }
 
-/* check_file - fd is still q/ID, a regular file with one link, owned right */
+/* check_file - fd is still q/ID, and a file we trust (trusted_file) */
 static enum queue_lock_result check_file(struct queue *q, int fd, const char *id,
 					 char *err, size_t errlen)
 {
@@ -672,9 +433,8 @@ static enum queue_lock_result check_file(struct queue *q, int fd, const char *id
 	}
 	if (fst.st_ino != pst.st_ino || fst.st_dev != pst.st_dev || fst.st_nlink == 0)
 		return QUEUE_GONE;
-	uid_t me = geteuid();
-	if (!S_ISREG(fst.st_mode) || fst.st_nlink != 1 || (fst.st_uid != me && me != 0)) {
-		fail(err, errlen, "q/%s: not a regular file with one link and the right owner", id);
+	if (!trusted_file(&fst)) {
+		fail(err, errlen, "q/%s: not a regular file with one link and the spool's group", id);
 		return QUEUE_ERROR;
 	}
 	return QUEUE_LOCKED;
@@ -761,44 +521,29 @@ int queue_read(struct queue *q, const char *id, struct queue_msg *m, char *err, 
 	return r == QUEUE_LOCKED ? 0 : -1;
 }
 
-/* printable_copy - error text as one printable line, cut at ERROR_MAX */
-static void printable_copy(const char *in, char *out)
-{
-	size_t i = 0;
-	for (; in[i] != '\0' && i < ERROR_MAX; i++) {
-		unsigned char c = (unsigned char)in[i];
-		out[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
-	}
-	out[i] = '\0';
-}
-
 /* write_state - m's delivery state into s/ID, atomically and durably */
 static int write_state(struct queue *q, const struct queue_msg *m)
 {
 	struct buf b;
-	char tmp[QUEUE_ID_LEN + 8], errtext[ERROR_MAX + 1];
+	char tmp[QUEUE_ID_LEN + 8];
 	int ret = -1;
 	buf_init(&b, STATE_MAX);
-	if (buf_printf(&b, "%s\nattempts %u\nnext %lld\n", STATE_MAGIC, m->attempts,
-		       (long long)(m->next_try > 0 ? m->next_try : 0)) < 0)
+	if (queue_file_state(&b, m) < 0)
 		goto out;
-	if (m->last_error != NULL && m->last_error[0] != '\0') {
-		printable_copy(m->last_error, errtext);
-		if (buf_printf(&b, "error %s\n", errtext) < 0)
-			goto out;
-	}
-	for (size_t i = 0; i < m->nrcpt; i++)
-		if (m->rcpt_done != NULL && m->rcpt_done[i] && buf_printf(&b, "done %zu\n", i) < 0)
-			goto out;
 	int n = snprintf(tmp, sizeof(tmp), "%s.new", m->id);
 	if (n < 0 || (size_t)n >= sizeof(tmp))
 		goto out;
-	/* we hold the message lock, so no other writer uses this name */
-	int fd = openat(q->sfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+	/*
+	 * We hold the message lock, so no other writer uses this name; a
+	 * leftover of a crashed writer (perhaps another user's) goes first.
+	 */
+	if (unlinkat(q->sfd, tmp, 0) < 0 && errno != ENOENT)
+		goto out;
+	int fd = openat(q->sfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			QUEUE_FILE_MODE);
 	if (fd < 0)
 		goto out;
-	if (write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, QUEUE_FILE_MODE) < 0 || write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
 		close(fd);
 		unlinkat(q->sfd, tmp, 0);
 		goto out;

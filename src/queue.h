@@ -10,7 +10,8 @@
  * A message is committed by: write to tmp/, fsync, rename into q/, fsync
  * q/. Exclusive flock(2) on the message file says "being delivered"; a
  * dead process's lock vanishes with it. Files are opened with O_NOFOLLOW
- * and checked with fstat (regular, one link, our owner).
+ * and checked with fstat (regular, one link, the spool's group: see
+ * INSTALL, "Privileges").
  *
  * Queue ids: QUEUE_ID_LEN upper-case hex digits (time + random), unique
  * across processes and reboots; queue_valid_id() is checked before any id

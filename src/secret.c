@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,8 +15,6 @@
 
 #define SECRET_READ_MAX (64 * 1024)	/* what is read of a file or a command */
 #define SECRET_COMMAND_SECONDS 60	/* a helper stuck on a prompt must not hang mail */
-
-extern char **environ;
 
 /* say - one line into err; always returns -1 */
 __attribute__((format(printf, 3, 4)))
@@ -92,29 +89,48 @@ static int read_file(const char *path, struct buf *out, char *err, size_t errlen
 	return r;
 }
 
-/* spawn_shell - start /bin/sh -c cmd with stdin /dev/null, stdout to a pipe */
+/*
+ * child_exec - in the child: stdin /dev/null, stdout the pipe, every
+ * set-id privilege dropped for good (the real gid and uid: the command is
+ * the caller's, not ours), a clean environment, then /bin/sh -c cmd. Only
+ * async-signal-safe calls; never returns.
+ */
+static void child_exec(const char *cmd, int out_fd)
+{
+	static char *const clean_env[] = { "PATH=/usr/bin:/bin", NULL };
+	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
+	gid_t g = getgid();
+	uid_t u = getuid();
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0)
+		_exit(127);
+	/* every descriptor is close-on-exec; this makes sure of it (spool files) */
+	(void)close_range(3, ~0U, 0);
+	(void)signal(SIGPIPE, SIG_DFL);	/* ignored in the parent; the command gets the default */
+	if (setresgid(g, g, g) < 0 || setresuid(u, u, u) < 0 || getegid() != g ||
+	    geteuid() != u)
+		_exit(127);	/* never run it with our group */
+	execve("/bin/sh", argv, clean_env);
+	_exit(127);
+}
+
+/* spawn_shell - start password_command without our privileges; its stdout to a pipe */
 static int spawn_shell(const char *cmd, pid_t *pid, int *out_fd)
 {
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
-	posix_spawn_file_actions_t fa;
-	int r = posix_spawn_file_actions_init(&fa);
-	if (r == 0)
-		r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	if (r == 0)
-		r = posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-	if (r == 0) {
-		char *argv[] = { "sh", "-c", (char *)cmd, NULL };
-		r = posix_spawn(pid, "/bin/sh", &fa, NULL, argv, environ);
-	}
-	posix_spawn_file_actions_destroy(&fa);
+	pid_t child = fork();
+	if (child == 0)
+		child_exec(cmd, fds[1]);
+	int e = errno;
 	close(fds[1]);
-	if (r != 0) {
+	if (child < 0) {
 		close(fds[0]);
-		errno = r;
+		errno = e;
 		return -1;
 	}
+	*pid = child;
 	*out_fd = fds[0];
 	return 0;
 }

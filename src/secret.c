@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -92,12 +93,11 @@ static int read_file(const char *path, struct buf *out, char *err, size_t errlen
 /*
  * child_exec - in the child: stdin /dev/null, stdout the pipe, every
  * set-id privilege dropped for good (the real gid and uid: the command is
- * the caller's, not ours), a clean environment, then /bin/sh -c cmd. Only
- * async-signal-safe calls; never returns.
+ * the caller's, not ours), a clean environment (env), then /bin/sh -c cmd.
+ * Only async-signal-safe calls; never returns.
  */
-static void child_exec(const char *cmd, int out_fd)
+static void child_exec(const char *cmd, int out_fd, char *const env[])
 {
-	static char *const clean_env[] = { "PATH=/usr/bin:/bin", NULL };
 	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
 	gid_t g = getgid();
 	uid_t u = getuid();
@@ -110,19 +110,41 @@ static void child_exec(const char *cmd, int out_fd)
 	if (setresgid(g, g, g) < 0 || setresuid(u, u, u) < 0 || getegid() != g ||
 	    geteuid() != u)
 		_exit(127);	/* never run it with our group */
-	execve("/bin/sh", argv, clean_env);
+	execve("/bin/sh", argv, env);
 	_exit(127);
+}
+
+/*
+ * command_env - PATH, and HOME, USER and LOGNAME of the real user from the
+ * password database (token helpers such as pass or gpg need a home), never
+ * anything the caller's environment says
+ */
+static void command_env(char home[512], char user[160], char logname[160], char *env[5])
+{
+	const struct passwd *pw = getpwuid(getuid());
+	size_t n = 0;
+	env[n++] = "PATH=/usr/bin:/bin";
+	if (pw != NULL && snprintf(home, 512, "HOME=%s", pw->pw_dir) < 512 &&
+	    snprintf(user, 160, "USER=%s", pw->pw_name) < 160 &&
+	    snprintf(logname, 160, "LOGNAME=%s", pw->pw_name) < 160) {
+		env[n++] = home;
+		env[n++] = user;
+		env[n++] = logname;
+	}
+	env[n] = NULL;
 }
 
 /* spawn_shell - start password_command without our privileges; its stdout to a pipe */
 static int spawn_shell(const char *cmd, pid_t *pid, int *out_fd)
 {
 	int fds[2];
+	char home[512], user[160], logname[160], *env[5];
+	command_env(home, user, logname, env);
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -1;
 	pid_t child = fork();
 	if (child == 0)
-		child_exec(cmd, fds[1]);
+		child_exec(cmd, fds[1], env);
 	int e = errno;
 	close(fds[1]);
 	if (child < 0) {

@@ -1,8 +1,10 @@
 /*
  * secret - fetch the authentication secret named by [auth]: the password
  * itself, the first line of password_file, or the first line printed by
- * password_command (run by /bin/sh -c with the caller's privileges already
- * dropped by the front end).
+ * password_command, run by /bin/sh -c in a child that first drops every
+ * set-id privilege for good (it runs as the caller, without the relaymail
+ * group) with a clean environment: PATH, and HOME, USER, LOGNAME from the
+ * password database.
  *
  * The secret lands in a struct buf that the caller wipes with buf_wipe() as
  * soon as it has been encoded. Errors never quote the secret.

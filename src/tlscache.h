@@ -3,7 +3,9 @@
  * a later sendmail skips the full handshake and the certificate chain
  * check. The key (from tls.c) names the host, port and every verification
  * setting, so a session is only offered back under the same settings.
- * A missing, unreadable or corrupt entry is just a full handshake.
+ * A missing, unreadable or corrupt entry is just a full handshake. Each
+ * entry is its writer's own (0600): under the set-group-id model, users
+ * do not resume each other's sessions.
  */
 #ifndef RELAYMAIL_TLSCACHE_H
 #define RELAYMAIL_TLSCACHE_H

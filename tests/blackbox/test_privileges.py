@@ -319,7 +319,10 @@ def test_password_command_runs_as_the_user(inst):
     assert lines[1].split() == [str(inst.user_gid)], lines
     env = dict(x.split("=", 1) for x in lines[2:] if "=" in x)
     assert env.get("PATH") == "/usr/bin:/bin"
-    assert "RM_TEST_LEAK" not in env and "HOME" not in env, env
+    # nothing from the caller's environment; HOME from the password database
+    assert "RM_TEST_LEAK" not in env, env
+    assert env.get("HOME") == pwd.getpwuid(inst.uid).pw_dir, env
+    assert env.get("USER") == env.get("LOGNAME") == pwd.getpwuid(inst.uid).pw_name, env
 
 
 def test_any_group_process_delivers_the_queue(inst):

@@ -73,11 +73,14 @@ void tlscache_open(struct tlscache *c, int spool_dirfd)
 	c->dirfd = -1;
 	if (spool_dirfd >= 0) {
 		struct stat st;
-		if (mkdirat(spool_dirfd, "tls", 0700) == 0 && fstat(spool_dirfd, &st) == 0)
+		if (mkdirat(spool_dirfd, "tls", 0700) == 0) {
 			/* shared like the spool (set-group-id installs); entries stay 0600 */
-			(void)fchmodat(spool_dirfd, "tls", (st.st_mode & 0770) | 0700, 0);
-		else if (errno != EEXIST)
+			if (fstat(spool_dirfd, &st) < 0 ||
+			    fchmodat(spool_dirfd, "tls", (st.st_mode & 0770) | 0700, 0) < 0)
+				spool_dirfd = -1;
+		} else if (errno != EEXIST) {
 			spool_dirfd = -1;
+		}
 		if (spool_dirfd >= 0)
 			c->dirfd = openat(spool_dirfd, "tls",
 					  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

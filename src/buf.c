@@ -124,6 +124,19 @@ void buf_wipe(struct buf *b)
 	buf_free(b);
 }
 
+/* buf_error - one-line error into the caller's array, -1 */
+int buf_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (err != NULL && errlen > 0) {
+		va_list ap;
+		va_start(ap, fmt);
+		if (vsnprintf(err, errlen, fmt, ap) < 0)
+			err[0] = '\0';
+		va_end(ap);
+	}
+	return -1;
+}
+
 /* wipe_memory - memset through a volatile pointer so it is not optimized out */
 void wipe_memory(void *p, size_t n)
 {

@@ -49,6 +49,14 @@ void buf_free(struct buf *b);
 /* buf_wipe - overwrite the whole allocation, then release it (secrets) */
 void buf_wipe(struct buf *b);
 
+/*
+ * buf_error - format a one-line error into err (errlen bytes; nothing when
+ * err is NULL or errlen 0) and return -1, so that "return buf_error(...)"
+ * reports and fails in one step
+ */
+int buf_error(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* wipe_memory - overwrite n bytes so that the compiler cannot skip it */
 void wipe_memory(void *p, size_t n);
 

@@ -27,21 +27,6 @@ struct dsn_writer {
 	char boundary[64];
 };
 
-/* fail - formatted error in err, -1 */
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err != NULL && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			err[0] = '\0';
-	}
-	return -1;
-}
-
 /* one_line - true when s can go into a header: printable, no line breaks */
 static bool one_line(const char *s)
 {
@@ -243,14 +228,14 @@ int dsn_bounce(struct queue *q, const struct conf *c, const struct queue_msg *m,
 	if (m->sender == NULL || m->sender[0] == '\0' || nfailed == 0)
 		return 1;
 	if (m->fd < 0)
-		return fail(err, errlen, "bounce for %s: the message is not open", m->id);
+		return buf_error(err, errlen, "bounce for %s: the message is not open", m->id);
 	if (!one_line(c->sender.domain) || !one_line(c->smarthost.helo) || !one_line(m->sender))
-		return fail(err, errlen, "bounce for %s: unsafe domain or address", m->id);
+		return buf_error(err, errlen, "bounce for %s: unsafe domain or address", m->id);
 	for (size_t i = 0; i < nfailed; i++)
 		if (failed[i].addr == NULL || !one_line(failed[i].addr) ||
 		    (failed[i].remote_mta != NULL && !one_line(failed[i].remote_mta)) ||
 		    !one_line(failed[i].reply.text) || !one_line(failed[i].reply.enhanced))
-			return fail(err, errlen, "bounce for %s: unsafe recipient data", m->id);
+			return buf_error(err, errlen, "bounce for %s: unsafe recipient data", m->id);
 
 	char *rcpt[1] = { m->sender };
 	struct envelope env;
@@ -269,7 +254,7 @@ int dsn_bounce(struct queue *q, const struct conf *c, const struct queue_msg *m,
 		int e = errno;
 		buf_free(&w.b);
 		queue_new_abort(q, &n);
-		return fail(err, errlen, "bounce for %s: %s", m->id, strerror(e));
+		return buf_error(err, errlen, "bounce for %s: %s", m->id, strerror(e));
 	}
 	buf_free(&w.b);
 	bool eightbit = m->eightbit || has_8bit(m->sender);

@@ -47,22 +47,6 @@ struct level {
 
 static int expand_addr(struct expansion *x, const char *addr, size_t depth, bool use_default);
 
-/* say - one line into err, result -1; a long text is cut, never overrun */
-static int say(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen == 0)
-		return -1;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0)
-		err[0] = '\0';
-	va_end(ap);
-	return -1;
-}
-
 /* envelope_init - empty envelope; sender NULL until envelope_set_sender */
 void envelope_init(struct envelope *e, const struct conf *c)
 {
@@ -124,15 +108,15 @@ static int check_bytes(const char *addr, size_t len, char *err, size_t errlen)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)addr[i];
 		if (c == '\r')
-			return say(err, errlen, "address contains a carriage return");
+			return buf_error(err, errlen, "address contains a carriage return");
 		if (c == '\n')
-			return say(err, errlen, "address contains a line feed");
+			return buf_error(err, errlen, "address contains a line feed");
 		if (c == '\0')
-			return say(err, errlen, "address contains a NUL byte");
+			return buf_error(err, errlen, "address contains a NUL byte");
 		if (c < 0x20 || c == 0x7f)
-			return say(err, errlen, "address contains the control character 0x%02x", c);
+			return buf_error(err, errlen, "address contains the control character 0x%02x", c);
 		if (c >= 0x80)
-			return say(err, errlen,
+			return buf_error(err, errlen,
 				   "non-ASCII address needs SMTPUTF8, which relaymail does not use");
 	}
 	return 0;
@@ -142,35 +126,35 @@ static int check_bytes(const char *addr, size_t len, char *err, size_t errlen)
 int envelope_check_bytes(const char *addr, size_t len, bool null_ok, char *err, size_t errlen)
 {
 	if (len == 0)
-		return null_ok ? 0 : say(err, errlen, "empty address");
+		return null_ok ? 0 : buf_error(err, errlen, "empty address");
 	if (check_bytes(addr, len, err, errlen) < 0)
 		return -1;
 	if (len > ENVELOPE_ADDR_MAX)
-		return say(err, errlen, "address longer than 254 bytes");
+		return buf_error(err, errlen, "address longer than 254 bytes");
 	if (addr[0] == '-')
-		return say(err, errlen, "address starts with '-'");
+		return buf_error(err, errlen, "address starts with '-'");
 	size_t q = quoted_end(addr, len);
 	if (addr[0] == '"' && q == 0)
-		return say(err, errlen, "address has an unbalanced quote");
+		return buf_error(err, errlen, "address has an unbalanced quote");
 	size_t ats = 0, at = 0;
 	for (size_t i = 0; i < len; i++) {
 		if (addr[i] == '<' || addr[i] == '>')
-			return say(err, errlen, "address contains '%s'", addr[i] == '<' ? "<" : ">");
+			return buf_error(err, errlen, "address contains '%s'", addr[i] == '<' ? "<" : ">");
 		if (i < q)
 			continue;
 		if (addr[i] == ' ' || addr[i] == '\t')
-			return say(err, errlen, "address contains white space");
+			return buf_error(err, errlen, "address contains white space");
 		if (addr[i] == '@') {
 			ats++;
 			at = i;
 		}
 	}
 	if (ats > 1)
-		return say(err, errlen, "address has more than one '@'");
+		return buf_error(err, errlen, "address has more than one '@'");
 	if (ats == 1 && at == 0)
-		return say(err, errlen, "address has an empty local part");
+		return buf_error(err, errlen, "address has an empty local part");
 	if (ats == 1 && at + 1 == len)
-		return say(err, errlen, "address has an empty domain");
+		return buf_error(err, errlen, "address has an empty domain");
 	return 0;
 }
 
@@ -211,7 +195,7 @@ int envelope_set_sender(struct envelope *e, const char *addr, char *err, size_t 
 	if (len >= 2 && addr[0] == '<' && addr[len - 1] == '>') {
 		inner = strndup(addr + 1, len - 2);
 		if (inner == NULL)
-			return say(err, errlen, "out of memory");
+			return buf_error(err, errlen, "out of memory");
 		addr = inner;
 	}
 	if (envelope_check_addr(addr, true, err, errlen) < 0) {
@@ -221,7 +205,7 @@ int envelope_set_sender(struct envelope *e, const char *addr, char *err, size_t 
 	done = envelope_complete(e->conf, addr);
 	free(inner);
 	if (done == NULL)
-		return say(err, errlen, "out of memory");
+		return buf_error(err, errlen, "out of memory");
 	if (envelope_check_addr(done, true, err, errlen) < 0) {
 		free(done);
 		return -1;
@@ -240,18 +224,18 @@ static int push_rcpt(void *ctx, const char *addr, char *err, size_t errlen)
 		if (strcasecmp(e->rcpt[i], addr) == 0)
 			return 0;
 	if (e->nrcpt >= ENVELOPE_MAX_RCPT)
-		return say(err, errlen, "more than %d recipients", ENVELOPE_MAX_RCPT);
+		return buf_error(err, errlen, "more than %d recipients", ENVELOPE_MAX_RCPT);
 	if (e->nrcpt == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 16;
 		char **v = realloc(e->rcpt, cap * sizeof(*v));
 		if (v == NULL)
-			return say(err, errlen, "out of memory");
+			return buf_error(err, errlen, "out of memory");
 		e->rcpt = v;
 		e->cap = cap;
 	}
 	e->rcpt[e->nrcpt] = strdup(addr);
 	if (e->rcpt[e->nrcpt] == NULL)
-		return say(err, errlen, "out of memory");
+		return buf_error(err, errlen, "out of memory");
 	e->nrcpt++;
 	return 0;
 }
@@ -368,7 +352,7 @@ static int aliases_load(struct envelope *e, char *err, size_t errlen)
 		return 0;
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
-		return say(err, errlen, "out of memory");
+		return buf_error(err, errlen, "out of memory");
 	if (path == NULL || path[0] == '\0') {
 		e->aliases = a;
 		return 0;
@@ -388,7 +372,7 @@ static int aliases_load(struct envelope *e, char *err, size_t errlen)
 	buf_free(&b);
 	if (r < 0) {
 		aliases_free(a);
-		return say(err, errlen, "cannot read the aliases file %s: %s", path,
+		return buf_error(err, errlen, "cannot read the aliases file %s: %s", path,
 			   saved == E2BIG ? "larger than 4 MiB" : strerror(saved));
 	}
 	e->aliases = a;
@@ -480,7 +464,7 @@ static int deliver(struct expansion *x, const char *addr)
 	if (x->fn == NULL)
 		return push_rcpt(x->e, addr, x->err, x->errlen);
 	if (x->fn(x->ctx, addr) < 0)
-		return say(x->err, x->errlen, "expansion stopped at %s", addr);
+		return buf_error(x->err, x->errlen, "expansion stopped at %s", addr);
 	return 0;
 }
 
@@ -491,7 +475,7 @@ static int deliver_completed(struct expansion *x, const char *name)
 	int r;
 
 	if (full == NULL)
-		return say(x->err, x->errlen, "out of memory");
+		return buf_error(x->err, x->errlen, "out of memory");
 	r = envelope_check_addr(full, false, x->err, x->errlen);
 	if (r == 0)
 		r = deliver(x, full);
@@ -511,7 +495,7 @@ static int level_addr(void *ctx, const char *addr)
 	char inner[256];
 	if (snprintf(inner, sizeof(inner), "%s", x->errlen > 0 ? x->err : "") < 0)
 		inner[0] = '\0';
-	say(x->err, x->errlen, "alias %s: %s", l->alias, inner);
+	buf_error(x->err, x->errlen, "alias %s: %s", l->alias, inner);
 	return -1;
 }
 
@@ -528,18 +512,18 @@ static int expand_targets(struct expansion *x, const char *name, const char *tar
 
 	*used = 0;
 	if (depth >= ENVELOPE_ALIAS_DEPTH)
-		return say(x->err, x->errlen, "aliases nest deeper than 8 levels at %s", name);
+		return buf_error(x->err, x->errlen, "aliases nest deeper than 8 levels at %s", name);
 	x->path[depth] = name;
 	while (next_target(targets, &pos, &p, &n)) {
 		if (n == 0 || is_local_delivery(p, n))
 			continue;
 		char *inner = unquote_whole(p, n);
 		if (inner == NULL)
-			return say(x->err, x->errlen, "out of memory");
+			return buf_error(x->err, x->errlen, "out of memory");
 		int r = rfc5322_parse_addresses(inner, strlen(inner), level_addr, &l, &why);
 		free(inner);
 		if (r == -1)
-			return say(x->err, x->errlen, "alias %s: %s", name, why);
+			return buf_error(x->err, x->errlen, "alias %s: %s", name, why);
 		if (r < 0)
 			return -1;
 		*used += (size_t)r;
@@ -609,7 +593,7 @@ static int expand_list(struct expansion *x, const char *list)
 	}
 	int r = rfc5322_parse_addresses(list, len, list_addr, x, &why);
 	if (r == -1)
-		return say(x->err, x->errlen, "bad address list: %s", why);
+		return buf_error(x->err, x->errlen, "bad address list: %s", why);
 	return r < 0 ? -1 : 0;
 }
 

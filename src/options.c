@@ -7,25 +7,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "conf.h"
 
 /* flags without a value, accepted; those not handled below are ignored */
 #define FLAGS "tivnUG"
 /* options that take a value, glued or as the next argument */
 #define WITH_VALUE "frFCBNRVXhLOAeob"
-
-/* fail - one usage error line */
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (vsnprintf(err, errlen, fmt, ap) < 0 && errlen > 0)
-		err[0] = '\0';
-	va_end(ap);
-	return -1;
-}
 
 /* printable_value - refuse values that could break a line on the wire */
 static bool printable_value(const char *v, size_t max)
@@ -82,7 +70,7 @@ static int parse_b(const char *v, struct options *o, char *err, size_t errlen)
 			return 0;
 		}
 	}
-	return fail(err, errlen, "unsupported option -b%s", v);
+	return buf_error(err, errlen, "unsupported option -b%s", v);
 }
 
 /* parse_o - -oX: -oi, -odX; every other classic -o option is ignored */
@@ -98,7 +86,7 @@ static int parse_o(const char *v, struct options *o, char *err, size_t errlen)
 		else if (strcmp(v, "dq") == 0 || strcmp(v, "dd") == 0)
 			o->delivery = OPTIONS_DELIVERY_QUEUE;
 		else
-			return fail(err, errlen, "unknown delivery mode -o%s (use -odi, -odb or -odq)", v);
+			return buf_error(err, errlen, "unknown delivery mode -o%s (use -odi, -odb or -odq)", v);
 	}
 	return 0;
 }
@@ -113,7 +101,7 @@ static int parse_q(const char *v, struct options *o, char *err, size_t errlen)
 		o->queue_id = v + 1;
 		for (const char *p = v + 1; *p; p++)
 			if (!isxdigit((unsigned char)*p) || islower((unsigned char)*p))
-				return fail(err, errlen, "bad queue id in -q%s", v);
+				return buf_error(err, errlen, "bad queue id in -q%s", v);
 		return 0;
 	}
 	if (*v == 'R' && v[1] != '\0' && printable_value(v + 1, 255)) {
@@ -121,7 +109,7 @@ static int parse_q(const char *v, struct options *o, char *err, size_t errlen)
 		return 0;
 	}
 	if (conf_parse_duration(v, &o->queue_interval) < 0 || o->queue_interval == 0)
-		return fail(err, errlen, "bad queue interval in -q%s (e.g. -q30m)", v);
+		return buf_error(err, errlen, "bad queue interval in -q%s (e.g. -q30m)", v);
 	return 0;
 }
 
@@ -130,13 +118,13 @@ static int with_value(char c, const char *v, struct options *o, char *err, size_
 {
 	char name[3] = { '-', c, '\0' };
 	if (strchr("fFCVhL", c) != NULL && !printable_value(v, 4096))
-		return fail(err, errlen, "the value of %s contains a control character", name);
+		return buf_error(err, errlen, "the value of %s contains a control character", name);
 	switch (c) {
 	case 'f':
 	case 'r':
 		o->sender = v;
 		return printable_value(v, 4096) ? 0 :
-		       fail(err, errlen, "the value of %s contains a control character", name);
+		       buf_error(err, errlen, "the value of %s contains a control character", name);
 	case 'F':
 		o->full_name = v;
 		return 0;
@@ -149,26 +137,26 @@ static int with_value(char c, const char *v, struct options *o, char *err, size_
 		else if (strcasecmp(v, "8BITMIME") == 0)
 			o->body = "8BITMIME";
 		else
-			return fail(err, errlen, "-B takes 7BIT or 8BITMIME, not \"%s\"", v);
+			return buf_error(err, errlen, "-B takes 7BIT or 8BITMIME, not \"%s\"", v);
 		return 0;
 	case 'N':
 		return parse_notify(v, o) == 0 ? 0 :
-		       fail(err, errlen, "-N takes never or a list of success,failure,delay, not \"%s\"", v);
+		       buf_error(err, errlen, "-N takes never or a list of success,failure,delay, not \"%s\"", v);
 	case 'R':
 		if (strcasecmp(v, "full") == 0)
 			o->ret = "FULL";
 		else if (strcasecmp(v, "hdrs") == 0)
 			o->ret = "HDRS";
 		else
-			return fail(err, errlen, "-R takes full or hdrs, not \"%s\"", v);
+			return buf_error(err, errlen, "-R takes full or hdrs, not \"%s\"", v);
 		return 0;
 	case 'V':
 		if (!printable_value(v, 100) || strchr(v, ' ') != NULL || *v == '\0')
-			return fail(err, errlen, "bad envelope id for -V: %s", "at most 100 printable characters");
+			return buf_error(err, errlen, "bad envelope id for -V: %s", "at most 100 printable characters");
 		o->envid = v;
 		return 0;
 	case 'X':
-		return fail(err, errlen, "%s is refused: relaymail never writes a file named on its command line", name);
+		return buf_error(err, errlen, "%s is refused: relaymail never writes a file named on its command line", name);
 	case 'b':
 		return parse_b(v, o, err, errlen);
 	case 'o':
@@ -188,7 +176,7 @@ static int long_option(const char *arg, struct options *o, char *err, size_t err
 	else if (strcmp(arg, "--json") == 0)
 		o->json = true;
 	else
-		return fail(err, errlen, "unknown option %s", arg);
+		return buf_error(err, errlen, "unknown option %s", arg);
 	return 0;
 }
 
@@ -205,7 +193,7 @@ static int cluster(int argc, char **argv, int *i, struct options *o, char *err, 
 			if (*v == '\0') {
 				if (*i + 1 >= argc) {
 					char name[3] = { '-', c, '\0' };
-					return fail(err, errlen, "option %s needs a value", name);
+					return buf_error(err, errlen, "option %s needs a value", name);
 				}
 				v = argv[++*i];
 			}
@@ -215,7 +203,7 @@ static int cluster(int argc, char **argv, int *i, struct options *o, char *err, 
 			char name[3] = { '-', c, '\0' };
 			if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
 				name[1] = '?';
-			return fail(err, errlen, "unknown option %s", name);
+			return buf_error(err, errlen, "unknown option %s", name);
 		}
 		if (c == 't')
 			o->from_headers = true;

@@ -39,21 +39,6 @@
 #define QUEUE_DIR_MODE 0700
 #define QUEUE_FILE_MODE 0660
 
-/* fail - put a formatted message in err and return -1 */
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (err != NULL && errlen > 0) {
-		va_list ap;
-		va_start(ap, fmt);
-		int n = vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			err[0] = '\0';
-	}
-	return -1;
-}
-
 /* queue_valid_id - exactly QUEUE_ID_LEN upper-case hex digits */
 bool queue_valid_id(const char *id)
 {
@@ -101,7 +86,7 @@ int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t 
 	q->dirfd = q->tmpfd = q->qfd = q->sfd = q->failfd = -1;
 	q->dir = strdup(dir);
 	if (q->dir == NULL)
-		return fail(err, errlen, "%s: out of memory", dir);
+		return buf_error(err, errlen, "%s: out of memory", dir);
 	if (create && mkdir(dir, QUEUE_DIR_MODE) < 0 && errno != EEXIST)
 		goto bad;
 	q->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -114,14 +99,14 @@ int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t 
 			continue;
 		if (*fds[i] < 0) {
 			int e = errno;
-			fail(err, errlen, "%s/%s: %s", dir, names[i], strerror(e));
+			buf_error(err, errlen, "%s/%s: %s", dir, names[i], strerror(e));
 			queue_close(q);
 			return -1;
 		}
 	}
 	return 0;
 bad:
-	fail(err, errlen, "%s: %s", dir, strerror(errno));
+	buf_error(err, errlen, "%s: %s", dir, strerror(errno));
 	queue_close(q);
 	return -1;
 }
@@ -204,9 +189,9 @@ int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
 	n->wlen = 0;
 	n->data_bytes = 0;
 	if (env->nrcpt == 0)
-		return fail(err, errlen, "no recipients");
+		return buf_error(err, errlen, "no recipients");
 	if (create_tmp(q, arrival, n) < 0)
-		return fail(err, errlen, "%s/tmp: cannot create a queue file: %s", q->dir,
+		return buf_error(err, errlen, "%s/tmp: cannot create a queue file: %s", q->dir,
 			    strerror(errno));
 	struct buf b;
 	size_t body_off = 0;
@@ -216,7 +201,7 @@ int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
 		int e = errno;
 		buf_free(&b);
 		queue_new_abort(q, n);
-		return fail(err, errlen, "%s/tmp: cannot write the envelope: %s", q->dir,
+		return buf_error(err, errlen, "%s/tmp: cannot write the envelope: %s", q->dir,
 			    e == EINVAL ? "control character in an address or parameter" : strerror(e));
 	}
 	n->body_flag_off = (off_t)body_off;
@@ -316,7 +301,7 @@ bad:;
 	int e = errno;
 	queue_new_abort(q, n);
 	queue_release(m);
-	return fail(err, errlen, "%s: cannot queue the message (%s): %s", q->dir, what,
+	return buf_error(err, errlen, "%s: cannot queue the message (%s): %s", q->dir, what,
 		    strerror(e));
 }
 
@@ -392,11 +377,11 @@ static int load(struct queue *q, int fd, const char *id, struct queue_msg *m,
 	buf_init(&env, ENV_MAX);
 	buf_init(&state, STATE_MAX);
 	if (fstat(fd, &st) < 0 || read_envelope(fd, &env, &envlen) < 0) {
-		fail(err, errlen, "q/%s: %s", id, errno == EINVAL ? "truncated envelope" : strerror(errno));
+		buf_error(err, errlen, "q/%s: %s", id, errno == EINVAL ? "truncated envelope" : strerror(errno));
 		goto out;
 	}
 	if (read_state(q, id, &state, &found) < 0) {
-		fail(err, errlen, "s/%s: %s", id, strerror(errno));
+		buf_error(err, errlen, "s/%s: %s", id, strerror(errno));
 		goto out;
 	}
 	if (queue_parse(env.data, envlen, found ? buf_cstr(&state) : NULL, state.len, m,
@@ -404,7 +389,7 @@ static int load(struct queue *q, int fd, const char *id, struct queue_msg *m,
 		goto out;
 	if (strcmp(m->id, id) != 0) {
 		queue_release(m);
-		fail(err, errlen, "q/%s: the file names another id", id);
+		buf_error(err, errlen, "q/%s: the file names another id", id);
 		goto out;
 	}
 	m->size = (unsigned long long)(st.st_size - (off_t)envlen);
@@ -421,20 +406,20 @@ static enum queue_lock_result check_file(struct queue *q, int fd, const char *id
 {
 	struct stat fst, pst;
 	if (fstat(fd, &fst) < 0) {
-		fail(err, errlen, "q/%s: %s", id, strerror(errno));
+		buf_error(err, errlen, "q/%s: %s", id, strerror(errno));
 		return QUEUE_ERROR;
 	}
 	/* another runner finished it between our readdir and our lock */
 	if (fstatat(q->qfd, id, &pst, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return QUEUE_GONE;
-		fail(err, errlen, "q/%s: %s", id, strerror(errno));
+		buf_error(err, errlen, "q/%s: %s", id, strerror(errno));
 		return QUEUE_ERROR;
 	}
 	if (fst.st_ino != pst.st_ino || fst.st_dev != pst.st_dev || fst.st_nlink == 0)
 		return QUEUE_GONE;
 	if (!trusted_file(&fst)) {
-		fail(err, errlen, "q/%s: not a regular file with one link and the spool's group", id);
+		buf_error(err, errlen, "q/%s: not a regular file with one link and the spool's group", id);
 		return QUEUE_ERROR;
 	}
 	return QUEUE_LOCKED;
@@ -463,7 +448,7 @@ static enum queue_lock_result open_msg(struct queue *q, const char *id, bool exc
 {
 	queue_msg_init(m);
 	if (!queue_valid_id(id)) {
-		fail(err, errlen, "invalid queue id");
+		buf_error(err, errlen, "invalid queue id");
 		return QUEUE_ERROR;
 	}
 	/* O_NONBLOCK: a planted FIFO must not hang us before fstat sees it */
@@ -471,13 +456,13 @@ static enum queue_lock_result open_msg(struct queue *q, const char *id, bool exc
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return QUEUE_GONE;
-		fail(err, errlen, "q/%s: %s", id, strerror(errno));
+		buf_error(err, errlen, "q/%s: %s", id, strerror(errno));
 		return QUEUE_ERROR;
 	}
 	bool busy = false;
 	if (try_lock(fd, exclusive) < 0) {
 		if (errno != EWOULDBLOCK) {
-			fail(err, errlen, "q/%s: lock: %s", id, strerror(errno));
+			buf_error(err, errlen, "q/%s: lock: %s", id, strerror(errno));
 			close(fd);
 			return QUEUE_ERROR;
 		}
@@ -516,7 +501,7 @@ int queue_read(struct queue *q, const char *id, struct queue_msg *m, char *err, 
 	enum queue_lock_result r = open_msg(q, id, false, m, err, errlen);
 	if (r == QUEUE_GONE) {
 		errno = ENOENT;
-		return fail(err, errlen, "q/%s: no such message", id);
+		return buf_error(err, errlen, "q/%s: no such message", id);
 	}
 	return r == QUEUE_LOCKED ? 0 : -1;
 }

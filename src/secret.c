@@ -17,19 +17,6 @@
 #define SECRET_READ_MAX (64 * 1024)	/* what is read of a file or a command */
 #define SECRET_COMMAND_SECONDS 60	/* a helper stuck on a prompt must not hang mail */
 
-/* say - one line into err; always returns -1 */
-__attribute__((format(printf, 3, 4)))
-static int say(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n < 0 && errlen > 0)
-		err[0] = '\0';
-	return -1;
-}
-
 /* first_line - the bytes before the first CR LF or LF of raw into out */
 static int first_line(const struct buf *raw, struct buf *out, const char *what,
 		      char *err, size_t errlen)
@@ -40,13 +27,13 @@ static int first_line(const struct buf *raw, struct buf *out, const char *what,
 	if (n > 0 && p[n - 1] == '\r')
 		n--;
 	if (n == 0)
-		return say(err, errlen, "[auth] %s: %s", what, raw->len == 0 ?
+		return buf_error(err, errlen, "[auth] %s: %s", what, raw->len == 0 ?
 			   "is empty" : "the first line is empty");
 	if (memchr(p, '\0', n) != NULL)
-		return say(err, errlen, "[auth] %s: the first line holds a NUL byte",
+		return buf_error(err, errlen, "[auth] %s: the first line holds a NUL byte",
 			   what);
 	if (buf_append(out, p, n) < 0)
-		return say(err, errlen, "[auth] %s: the secret is too long", what);
+		return buf_error(err, errlen, "[auth] %s: the secret is too long", what);
 	return 0;
 }
 
@@ -57,7 +44,7 @@ static int read_file(const char *path, struct buf *out, char *err, size_t errlen
 	struct buf raw;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return say(err, errlen, "[auth] password_file %s: cannot read: %s",
+		return buf_error(err, errlen, "[auth] password_file %s: cannot read: %s",
 			   path, strerror(errno));
 	buf_init(&raw, SECRET_READ_MAX);
 	int r = 0;
@@ -66,14 +53,14 @@ static int read_file(const char *path, struct buf *out, char *err, size_t errlen
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			r = say(err, errlen, "[auth] password_file %s: cannot read: %s",
+			r = buf_error(err, errlen, "[auth] password_file %s: cannot read: %s",
 				path, strerror(errno));
 			break;
 		}
 		if (got == 0)
 			break;
 		if (buf_append(&raw, chunk, (size_t)got) < 0) {
-			r = say(err, errlen, "[auth] password_file %s: no line break in "
+			r = buf_error(err, errlen, "[auth] password_file %s: no line break in "
 				"its first 64 KiB", path);
 			break;
 		}
@@ -211,7 +198,7 @@ static int run_command(const char *cmd, struct buf *out, char *err, size_t errle
 {
 	struct helper h = { .reaped = false };
 	if (spawn_shell(cmd, &h.pid, &h.fd) < 0)
-		return say(err, errlen, "[auth] password_command: cannot run "
+		return buf_error(err, errlen, "[auth] password_command: cannot run "
 			   "/bin/sh: %s", strerror(errno));
 	struct buf raw;
 	buf_init(&raw, SECRET_READ_MAX);
@@ -228,15 +215,15 @@ static int run_command(const char *cmd, struct buf *out, char *err, size_t errle
 		}
 	}
 	if (r < 0)
-		r = say(err, errlen, "[auth] password_command: %s", problem);
+		r = buf_error(err, errlen, "[auth] password_command: %s", problem);
 	else if (WIFSIGNALED(h.status))
-		r = say(err, errlen, "[auth] password_command: killed by signal %d",
+		r = buf_error(err, errlen, "[auth] password_command: killed by signal %d",
 			WTERMSIG(h.status));
 	else if (WEXITSTATUS(h.status) != 0)
-		r = say(err, errlen, "[auth] password_command: exited with status %d",
+		r = buf_error(err, errlen, "[auth] password_command: exited with status %d",
 			WEXITSTATUS(h.status));
 	else if (raw.len == 0)
-		r = say(err, errlen, "[auth] password_command: printed nothing");
+		r = buf_error(err, errlen, "[auth] password_command: printed nothing");
 	else
 		r = first_line(&raw, out, "password_command", err, errlen);
 	buf_wipe(&raw);
@@ -250,7 +237,7 @@ int secret_fetch(const struct conf *c, struct buf *out, char *err, size_t errlen
 		return 1;
 	if (c->auth.password != NULL) {
 		if (buf_puts(out, c->auth.password) < 0)
-			return say(err, errlen, "[auth] password: too long");
+			return buf_error(err, errlen, "[auth] password: too long");
 		return 0;
 	}
 	if (c->auth.password_file != NULL)
@@ -259,8 +246,8 @@ int secret_fetch(const struct conf *c, struct buf *out, char *err, size_t errlen
 		return run_command(c->auth.password_command, out, err, errlen);
 	if (c->auth.oauth2_token_url != NULL || c->auth.oauth2_refresh_token != NULL ||
 	    c->auth.oauth2_refresh_token_file != NULL)
-		return say(err, errlen, "[auth] built-in OAuth2 token exchange is not "
+		return buf_error(err, errlen, "[auth] built-in OAuth2 token exchange is not "
 			   "implemented yet; use password_command");
-	return say(err, errlen, "[auth] user is set, but no password, "
+	return buf_error(err, errlen, "[auth] user is set, but no password, "
 		   "password_file or password_command");
 }

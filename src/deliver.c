@@ -29,6 +29,7 @@ struct deliver {
 	bool have_secret;
 	struct tlscache tls;		/* sessions saved in the spool: resumed, not renegotiated */
 	bool last;			/* the next message is the session's last */
+	char relay[300];		/* host[address]:port of the last session, for the log */
 };
 
 /* deliver_new - empty deliverer */
@@ -103,7 +104,11 @@ static struct smtp_session *session(struct deliver *d, struct smtp_reply *why)
 		.secret = auth ? buf_cstr(&d->secret) : NULL,
 		.tls_cache = &d->tls.hooks,
 	};
+	d->relay[0] = '\0';
 	d->session = smtp_open(&cfg, why);
+	if (d->session != NULL &&
+	    snprintf(d->relay, sizeof d->relay, "%s", smtp_peer(d->session)) < 0)
+		d->relay[0] = '\0';
 	if (d->session == NULL) {
 		/* one failed connect per run is enough to defer the rest */
 		d->session_failed = true;
@@ -160,7 +165,7 @@ static void log_outcome(const struct deliver *d, const struct queue_msg *m,
 		return;
 	}
 	deliver_describe(r, why, sizeof why);
-	const char *relay = d->session != NULL ? smtp_peer(d->session) : d->conf->smarthost.host;
+	const char *relay = d->relay[0] != '\0' ? d->relay : d->conf->smarthost.host;
 	log_event("%s: from=<%s>, to=%s, size=%llu, relay=%s, delay=%lld, attempts=%u, status=%s (%s)",
 		  m->id, m->sender, buf_cstr(&to), m->size, relay,
 		  (long long)(time(NULL) - m->arrival), m->attempts + 1, status, why);

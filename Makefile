@@ -112,6 +112,7 @@ check: deps
 	$(MAKE) all unit
 	$(MAKE) blackbox
 	$(MAKE) interop
+	$(MAKE) bench-smoke
 	$(MAKE) clang
 	$(MAKE) sanitize
 	$(MAKE) fuzz FUZZ_SECONDS=20

@@ -22,8 +22,11 @@ static int step_oauthbearer(struct auth_client *c, const unsigned char *in, size
 
 static const struct auth_mech auth_mechs[] = {
 	{ "SCRAM-SHA-256", CONF_MECH_SCRAM_SHA_256, 4, false, true, step_scram },
-	{ "CRAM-MD5", CONF_MECH_CRAM_MD5, 3, false, false, step_cram },
-	{ "PLAIN", CONF_MECH_PLAIN, 2, true, true, step_plain },
+	/* under TLS, PLAIN with its initial response beats CRAM-MD5: one round
+	 * trip instead of two, and no MD5 or password kept in clear by the
+	 * server (RFC 8314 era); without TLS, PLAIN is never chosen anyway */
+	{ "PLAIN", CONF_MECH_PLAIN, 3, true, true, step_plain },
+	{ "CRAM-MD5", CONF_MECH_CRAM_MD5, 2, false, false, step_cram },
 	{ "LOGIN", CONF_MECH_LOGIN, 1, true, false, step_login },
 	{ "XOAUTH2", CONF_MECH_XOAUTH2, 0, true, true, step_xoauth2 },
 	{ "OAUTHBEARER", CONF_MECH_OAUTHBEARER, 0, true, true, step_oauthbearer },

@@ -40,8 +40,14 @@ def test_starttls_auth_configured_mechanism(smarthost, relay, mech):
     assert_delivered(h, send(relay, h, mechanism=mech), mech.upper())
 
 
-def test_auth_auto_takes_strongest_offered(smarthost, relay):
+def test_auth_auto_takes_plain_over_cram_md5_under_tls(smarthost, relay):
+    # one round trip (initial response) and no MD5: PLAIN wins under TLS
     h = smarthost(tls="starttls", mechanisms=["PLAIN", "LOGIN", "CRAM-MD5"])
+    assert_delivered(h, send(relay, h), "PLAIN")
+
+
+def test_auth_auto_takes_cram_md5_over_login_under_tls(smarthost, relay):
+    h = smarthost(tls="starttls", mechanisms=["LOGIN", "CRAM-MD5"])
     assert_delivered(h, send(relay, h), "CRAM-MD5")
 
 

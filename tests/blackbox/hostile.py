@@ -11,8 +11,9 @@ own and misbehaves in one way, chosen by mode:
   'code_change'   EHLO answered "250-first", "550-second", "250 last"
   'dash_eof'      EHLO answered "250-" and the connection closed
   'stall_greeting'  "220 hostile" and then never another byte
-  'stall_data'    a normal dialogue up to DATA's 354; then the data is read
-                  and never answered
+  'stall_data'    a normal dialogue up to DATA's 354; then not one byte
+                  of the data is read (a small receive buffer: a message
+                  of a few MB fills the pipe) and nothing is answered
   'stall_tls'     STARTTLS offered and answered 220, then the TLS handshake
                   never gets a byte (the ClientHello is read and ignored)
   'stall_tls_implicit'  accepts and never answers the ClientHello
@@ -24,6 +25,7 @@ conftest.py untouched: use it as a context manager or call stop().
 """
 
 import asyncio
+import socket
 import threading
 
 LOOPBACK = "127.0.0.1"
@@ -48,8 +50,15 @@ class HostileServer:
                                         daemon=True)
         self._thread.start()
 
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if mode == "stall_data":
+            # inherited by accepted sockets; turns off receive autotuning
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind((LOOPBACK, 0))
+
         async def start():
-            return await asyncio.start_server(self._session, LOOPBACK, 0)
+            return await asyncio.start_server(self._session, sock=sock)
         self._server = asyncio.run_coroutine_threadsafe(
             start(), self.loop).result(10)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -125,7 +134,7 @@ class HostileServer:
                 await self._silence(reader)
             elif verb == "DATA":
                 await self._write(writer, b"354 go ahead\r\n")
-                await self._silence(reader)
+                await asyncio.sleep(3600)       # cancelled by stop()
             elif verb == "QUIT":
                 await self._write(writer, b"221 bye\r\n")
                 return

@@ -169,7 +169,8 @@ def test_clean_options_still_work(host, relay):
                    "carol@example.org," + RCPT], input=message(sender=None))
     assert r.rc == 0, r
     assert_clean_wire(host, 1)
-    assert sorted(host.messages[0].rcpt_tos) == ["carol@example.org", RCPT]
+    assert sorted(host.messages[0].rcpt_tos) == sorted(["carol@example.org",
+                                                        RCPT])
 
 
 # --- 2. headers that feed the envelope with -t ----------------------------------
@@ -328,10 +329,12 @@ def test_bs_command_with_cr_or_nul_refused(host, relay, cmd, bad):
     r, replies = bs_session(relay, script.encode())
     assert r.rc == 0, r
     c = codes(replies)
-    # 220, EHLO 250, the poisoned command 5xx, MAIL, RCPT, 354, 250, 221
-    assert c[0] == "220" and c[1] == "250", replies
-    assert c[2][0] == "5", replies
-    assert c[3:] == ["250", "250", "354", "250", "221"], replies
+    # 220, EHLO 250, [MAIL 250], the poisoned command 5xx, [MAIL 250],
+    # RCPT 250, 354, 250, 221
+    at = 2 if bad == "MAIL" else 3
+    assert c[:at] == ["220", "250", "250"][:at], replies
+    assert c[at][0] == "5", replies
+    assert c[at + 1:] == ["250", "250", "354", "250", "221"][at - 2:], replies
     assert_clean_wire(host, 1)
     assert host.messages[0].rcpt_tos == [RCPT]
     assert host.messages[0].mail_from == "alice@example.com"
@@ -425,6 +428,17 @@ HOSTILE = ["endless_line", "huge_reply", "code_change", "dash_eof",
            "stall_tls_implicit"]
 
 
+def hostile_input(mode):
+    """The message for a hostile case. stall_data needs one larger than the
+    socket buffers (16 MB), so that the stall hits the sending of the data:
+    a stall after the end of data is waited out for 10 minutes by design
+    (SPEC, RFC 5321 4.5.3.2.6) and cannot be a test of seconds."""
+    if mode != "stall_data":
+        return message()
+    line = "0123456789" * 7 + "abcdef\n"
+    return message(body=line * (16 * 1024 * 1024 // len(line)))
+
+
 def measure_rss():
     """RSS limits hold for the plain binary only (not ASan, not valgrind)."""
     return not SLOW and not is_sanitized(sendmail_path())
@@ -436,9 +450,10 @@ def test_hostile_smarthost_bounded(relay, mode):
         relay.configure(port=h.port, tls=h.tls, user=None,
                         smarthost={"timeout": "%ds" % TIMEOUT_S})
         t0 = time.monotonic()
-        r = relay.run(["-i", RCPT], input=message(), rss=True,
+        r = relay.run(["-i", RCPT], input=hostile_input(mode), rss=True,
                       timeout=RUN_LIMIT)
         elapsed = time.monotonic() - t0
+        print("hostile %s: %.2f s, peak RSS %s KiB" % (mode, elapsed, r.rss_kb))
         assert elapsed < MARGIN_S, "took %.1f s: %r" % (elapsed, r)
         assert_queued(relay, r, RCPT)
         if measure_rss():
@@ -446,7 +461,7 @@ def test_hostile_smarthost_bounded(relay, mode):
                 "peak RSS %s KiB" % r.rss_kb
         if mode == "endless_line":
             # it stopped reading long before the 64 MB were offered
-            assert h.sent < 64 * 1024 * 1024 or h.closed_by_client, h.sent
+            assert h.sent < 64 * 1024 * 1024, h.sent
 
 
 @pytest.mark.parametrize("mode", ["endless_line", "huge_reply", "stall_data"])
@@ -456,7 +471,8 @@ def test_hostile_smarthost_queue_run_bounded(relay, mode):
         relay.configure(port=h.port, tls=h.tls, user=None,
                         smarthost={"timeout": "%ds" % TIMEOUT_S},
                         queue={"mode": "queue"})
-        r = relay.run(["-i", RCPT], input=message(), timeout=RUN_LIMIT)
+        r = relay.run(["-i", RCPT], input=hostile_input(mode),
+                      timeout=RUN_LIMIT)
         assert r.rc == 0, r
         t0 = time.monotonic()
         q = relay.run(["-q"], rss=True, timeout=RUN_LIMIT)

@@ -16,7 +16,7 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(WARN) $(HARDEN) -D_GNU_SOURCE -I/usr/include/iniparser -Isrc $(CFLAGS) $(SANFLAGS)
 LDFLAGS ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SANFLAGS)
-LIBS     = -liniparser -lssl -lcrypto
+LIBS     = -liniparser -lssl -lcrypto -lcurl -ljson-c
 
 ifeq ($(SAN),1)
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -29,20 +29,21 @@ LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(LIB_SRCS))
 
 # unit tests: tests/unit/test_NAME.c links with the modules listed here
 UNIT_buf      = buf
-UNIT_conf     = conf conf_check buf
-UNIT_secret   = secret conf conf_check buf
+UNIT_conf     = conf conf_check tls crypto log buf
+UNIT_secret   = secret conf conf_check tls crypto log buf
 UNIT_rfc5322  = rfc5322
-UNIT_envelope = envelope rfc5322 conf conf_check buf
+UNIT_envelope = envelope rfc5322 conf conf_check tls crypto log buf
 UNIT_message  = message message_complete rfc5322 buf
 UNIT_crypto   = crypto buf
 UNIT_auth     = auth crypto buf
 UNIT_smtp     = smtp reply auth io tls crypto log conf conf_check buf
-UNIT_queue    = queue queue_file envelope rfc5322 conf conf_check log buf
+UNIT_queue    = queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
 UNIT_dsn      = dsn message message_complete queue queue_file envelope rfc5322 smtp reply auth io tls crypto conf conf_check log buf
 UNIT_log      = log buf
 UNIT_io       = io tls crypto log buf
-UNIT_options  = options conf conf_check buf
-UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_check log buf
+UNIT_options  = options conf conf_check tls crypto log buf
+UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
+UNIT_oauth2   = oauth2 secret crypto buf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 
@@ -74,10 +75,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(addprefix $(BUILD)/,$$(addsuffix .
 FUZZ_rfc5322 = rfc5322
 FUZZ_message = message message_complete rfc5322 buf
 FUZZ_reply   = smtp reply auth io tls crypto log conf conf_check buf
-FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_check log buf
+FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
 # fuzz_bs links bs.c, which needs every module but main (only the parser is called)
 FUZZ_bs      = $(filter-out main,$(patsubst src/%.c,%,$(wildcard src/*.c)))
-FUZZ_conf    = conf conf_check buf
+FUZZ_conf    = conf conf_check tls crypto log buf
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_FLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I/usr/include/iniparser -Isrc -g -O1 \
@@ -91,6 +92,9 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(addprefix src/,$$(addsuffix .c,$$(FUZZ
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		n=$${t#fuzz_}; mkdir -p build/fuzz/corpus-$$n; \
+		if [ -n "$$(ls tests/fuzz/regressions/$$n 2>/dev/null)" ]; then \
+			./build/fuzz/$$t tests/fuzz/regressions/$$n/* > build/fuzz/$$t-regressions.log 2>&1 || \
+			{ tail -n 30 build/fuzz/$$t-regressions.log; exit 1; }; fi; \
 		echo "== $$t ($(FUZZ_SECONDS) s)"; \
 		if ./build/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=build/fuzz/$$t- \
 			build/fuzz/corpus-$$n tests/fuzz/corpus/$$n > build/fuzz/$$t.log 2>&1; \

@@ -260,7 +260,7 @@ static int scram_keys(struct auth_client *c, const unsigned char *salt, size_t s
 		r = crypto_hmac("sha256", skey, 32, am, amlen, c->server_sig, &l4);
 	if (r == 0 && (l1 != 32 || l2 != 32 || l3 != 32 || l4 != 32))
 		r = -1;
-	for (size_t i = 0; i < 32; i++)
+	for (size_t i = 0; r == 0 && i < 32; i++)
 		proof[i] = ckey[i] ^ csig[i];
 	wipe_memory(salted, sizeof salted);
 	wipe_memory(ckey, sizeof ckey);

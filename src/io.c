@@ -265,6 +265,7 @@ struct io *io_from_fd(int fd, const char *name, unsigned timeout)
 	socklen_t len = sizeof ss;
 	const struct sockaddr *sa = NULL;
 
+	memset(&ss, 0, sizeof ss);
 	int fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
 		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);

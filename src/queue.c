@@ -557,10 +557,9 @@ static int set_error(struct queue_msg *m, const char *reason)
 int queue_done(struct queue *q, struct queue_msg *m)
 {
 	int ret = 0;
-	if (!queue_valid_id(m->id))
-		ret = -1;
-	else if ((unlinkat(q->sfd, m->id, 0) < 0 && errno != ENOENT) ||
-		 unlinkat(q->qfd, m->id, 0) < 0 || fsync(q->qfd) < 0)
+	if (!queue_valid_id(m->id) ||
+	    (unlinkat(q->sfd, m->id, 0) < 0 && errno != ENOENT) ||
+	    unlinkat(q->qfd, m->id, 0) < 0 || fsync(q->qfd) < 0)
 		ret = -1;
 	queue_release(m);
 	return ret;

@@ -95,7 +95,7 @@ int queue_file_envelope(struct buf *b, const char *id, time_t arrival,
 static void printable_copy(const char *in, char *out)
 {
 	size_t i = 0;
-	for (; in[i] != '\0' && i < ERROR_MAX; i++) {
+	for (; i < ERROR_MAX && in[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)in[i];
 		out[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
 	}

@@ -372,6 +372,9 @@ static const struct conf_key conf_keys[] = {
 	KEY(smarthost, tls_fingerprint, parse_fingerprint, 0),
 	KEY(smarthost, tls_cert_file, parse_path, 0),
 	KEY(smarthost, tls_key_file, parse_path, 0),
+	KEY(smarthost, tls_min_version, parse_text, 0),	/* checked in conf_check.c */
+	KEY(smarthost, tls_ciphers, parse_text, 0),
+	KEY(smarthost, tls_ciphersuites, parse_text, 0),
 	KEY(smarthost, helo, parse_helo, 0),
 	KEY(smarthost, timeout, parse_timeout, 0),
 	KEY(auth, mechanism, parse_mech, 0),
@@ -707,7 +710,9 @@ void conf_free(struct conf *c)
 	char *plain[] = {
 		c->path, c->smarthost.host, c->smarthost.tls_ca_file,
 		c->smarthost.tls_fingerprint, c->smarthost.tls_cert_file,
-		c->smarthost.tls_key_file, c->smarthost.helo, c->auth.user,
+		c->smarthost.tls_key_file, c->smarthost.tls_min_version,
+		c->smarthost.tls_ciphers, c->smarthost.tls_ciphersuites,
+		c->smarthost.helo, c->auth.user,
 		c->auth.password_file, c->auth.oauth2_token_url,
 		c->auth.oauth2_client_id, c->auth.oauth2_client_secret_file,
 		c->auth.oauth2_refresh_token_file, c->sender.domain, c->sender.from,

@@ -10,7 +10,9 @@
  * without tls_key_file (and the reverse), AUTH with tls = none to a host
  * that is not a loopback address, a secret without user, user without
  * exactly one of password / password_file / password_command (or the
- * complete oauth2_* set with mechanism xoauth2 or oauthbearer). "key =" with an empty value keeps the default, except
+ * complete oauth2_* set with mechanism xoauth2 or oauthbearer), a
+ * tls_min_version other than 1.2 or 1.3, a tls_ciphers or tls_ciphersuites
+ * that OpenSSL does not accept. "key =" with an empty value keeps the default, except
  * aliases_file ("" turns it off) and [aliases] default.
  */
 #ifndef RELAYMAIL_CONF_H
@@ -54,6 +56,9 @@ struct conf {
 		char *tls_fingerprint;	/* NULL or 64 lower-case hex digits (colons removed) */
 		char *tls_cert_file;	/* NULL or a file; key file required with it */
 		char *tls_key_file;
+		char *tls_min_version;	/* NULL (1.2) or "1.2" or "1.3" */
+		char *tls_ciphers;	/* NULL or an OpenSSL cipher list (TLS 1.2), checked by OpenSSL */
+		char *tls_ciphersuites;	/* NULL or TLS 1.3 suites ("TLS_AES_256_GCM_SHA384:..."), checked */
 		char *helo;		/* never NULL: default this host's FQDN */
 		unsigned timeout;	/* seconds per network step; 0: RFC 5321 4.5.3.2 values */
 	} smarthost;

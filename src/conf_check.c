@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "tls.h"
 
 /* strip - trim white space at both ends, in place */
 static char *strip(char *s)
@@ -184,6 +185,24 @@ static bool is_loopback(const char *host)
 	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, &in6addr_loopback, 16) == 0;
 }
 
+/* check_tls - tls_min_version, and cipher lists that OpenSSL itself accepts */
+static int check_tls(const struct conf_loading *ld)
+{
+	const char *v = ld->c->smarthost.tls_min_version;
+	if (v != NULL && strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0)
+		return conf_report(ld, "smarthost", "tls_min_version", "\"%.16s\" is not "
+			      "one of 1.2, 1.3", v);
+	v = ld->c->smarthost.tls_ciphers;
+	if (v != NULL && tls_check_ciphers(v, false) < 0)
+		return conf_report(ld, "smarthost", "tls_ciphers", "\"%.64s\" is not a "
+			      "cipher list OpenSSL accepts", v);
+	v = ld->c->smarthost.tls_ciphersuites;
+	if (v != NULL && tls_check_ciphers(v, true) < 0)
+		return conf_report(ld, "smarthost", "tls_ciphersuites", "\"%.64s\" is not "
+			      "a TLS 1.3 cipher suite list OpenSSL accepts", v);
+	return 0;
+}
+
 /* conf_check_keys - the rules that tie several keys together */
 int conf_check_keys(const struct conf_loading *ld)
 {
@@ -204,5 +223,7 @@ int conf_check_keys(const struct conf_loading *ld)
 	    c->auth.mechanism != CONF_MECH_NONE && !is_loopback(c->smarthost.host))
 		return conf_report(ld, "smarthost", "tls", "\"none\": authentication "
 			      "without TLS is only allowed to a loopback address");
+	if (check_tls(ld) < 0)
+		return -1;
 	return check_auth(ld);
 }

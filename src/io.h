@@ -28,6 +28,10 @@ struct io_tls {
 	const char *cert_file;	/* NULL or client certificate (PEM) */
 	const char *key_file;	/* NULL: the key is in cert_file */
 	const struct tls_cache *cache;	/* NULL: no session resumption */
+	const char *min_version;	/* NULL or "1.2": TLS 1.2; "1.3": TLS 1.3 only */
+	const char *ciphers;		/* NULL: OpenSSL's default TLS 1.2 cipher list */
+	const char *ciphersuites;	/* NULL: OpenSSL's default TLS 1.3 suites */
+	struct buf *report;	/* non-NULL (sendmail --check): tls_report's lines after the handshake */
 };
 
 /*
@@ -60,9 +64,10 @@ bool io_peer_is_loopback(const struct io *io);
 void io_set_timeout(struct io *io, unsigned seconds);
 
 /*
- * io_start_tls - TLS handshake (TLS 1.2 minimum) over the connection, then
- * certificate checks per t. Fails if unread input is pending (the caller
- * must check io_pending first, see STARTTLS injection). 0, or -1 with
+ * io_start_tls - TLS handshake (TLS 1.2 minimum, or t->min_version) over
+ * the connection, then certificate checks per t. Fails if unread input
+ * is pending (the caller must check io_pending first, see STARTTLS
+ * injection). 0, or -1 with
  * io_error saying why (the verification failure reason included); after
  * a failed handshake the io can only be closed. Queued output is flushed
  * first; the handshake has one io_set_timeout deadline.

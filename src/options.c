@@ -166,13 +166,15 @@ static int with_value(char c, const char *v, struct options *o, char *err, size_
 	}
 }
 
-/* long_option - --version, --help, --json */
+/* long_option - --version, --help, --check, --json */
 static int long_option(const char *arg, struct options *o, char *err, size_t errlen)
 {
 	if (strcmp(arg, "--version") == 0)
 		o->mode = OPTIONS_VERSION;
 	else if (strcmp(arg, "--help") == 0)
 		o->mode = OPTIONS_HELP;
+	else if (strcmp(arg, "--check") == 0)
+		o->mode = OPTIONS_CHECK;
 	else if (strcmp(arg, "--json") == 0)
 		o->json = true;
 	else

@@ -21,6 +21,7 @@ enum options_mode {
 	OPTIONS_QUEUE_RUN,	/* -q, -qINTERVAL, -qI, -qR */
 	OPTIONS_VERSION,	/* --version */
 	OPTIONS_HELP,		/* --help */
+	OPTIONS_CHECK,		/* --check: look at the smarthost, send nothing */
 };
 
 enum options_delivery {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bs.h"
+#include "check.h"
 #include "conf.h"
 #include "deliver.h"
 #include "envelope.h"
@@ -114,6 +115,8 @@ static void usage(void)
 	      "       sendmail -q [-qINTERVAL] [-qIid] [-qRdomain]   deliver the queue\n"
 	      "       sendmail -bv recipient...         show what recipients expand to\n"
 	      "       sendmail -bi | newaliases         accepted, does nothing\n"
+	      "       sendmail --check                  connect to the smarthost, show its TLS\n"
+	      "                                         certificates and AUTH choice; send nothing\n"
 	      "Relays mail to the smarthost configured in " CONF_DEFAULT_PATH "; see sendmail(8).\n",
 	      stdout);
 }
@@ -391,6 +394,9 @@ int sendmail_main(int argc, char **argv, enum options_mode mode)
 		break;
 	case OPTIONS_SMTP:
 		status = mode_smtp(&c, &o);
+		break;
+	case OPTIONS_CHECK:
+		status = check_run(&c, stdout) == 0 ? EX_OK : EX_UNAVAILABLE;
 		break;
 	default:
 		status = mode_deliver(&c, &o);

@@ -230,9 +230,20 @@ static int command(struct smtp_session *s, enum smtp_state st, struct smtp_reply
 	return read_reply(s, st, r, each);
 }
 
+/* note_line - a greeting or EHLO line for the sendmail --check report, printable */
+static void note_line(struct smtp_session *s, size_t index, const char *t, size_t n)
+{
+	char shown[IO_LINE_MAX + 1];
+	(void)index;
+	if (s->cfg.report != NULL)
+		(void)buf_printf(s->cfg.report, "%s: %s\n", smtp_states[s->state].name,
+				 log_printable(t, n, shown, sizeof shown));
+}
+
 /* ehlo_line - one EHLO keyword line (the first line is the greeting) */
 static void ehlo_line(struct smtp_session *s, size_t index, const char *t, size_t n)
 {
+	note_line(s, index, t, n);
 	if (index > 0)
 		smtp_ehlo_keyword(&s->ext, t, n);
 }
@@ -267,6 +278,10 @@ static int start_tls(struct smtp_session *s, struct smtp_reply *why)
 		.cert_file = c->smarthost.tls_cert_file,
 		.key_file = c->smarthost.tls_key_file,
 		.cache = s->cfg.tls_cache,
+		.min_version = c->smarthost.tls_min_version,
+		.ciphers = c->smarthost.tls_ciphers,
+		.ciphersuites = c->smarthost.tls_ciphersuites,
+		.report = s->cfg.report,
 	};
 	io_set_timeout(s->io, step_timeout(s, SMTP_ST_STARTTLS));
 	if (io_start_tls(s->io, &t) < 0) {
@@ -387,7 +402,7 @@ static int open_session(struct smtp_session *s, struct smtp_reply *why)
 	bool need_auth = s->cfg.user != NULL && s->cfg.mechanism != CONF_MECH_NONE;
 	if (s->cfg.tls == CONF_TLS_IMPLICIT && start_tls(s, why) < 0)
 		return -1;
-	if (read_reply(s, SMTP_ST_GREETING, why, NULL) < 0 || why->code != 220)
+	if (read_reply(s, SMTP_ST_GREETING, why, note_line) < 0 || why->code != 220)
 		return -1;
 	if (greet(s, s->cfg.tls == CONF_TLS_NONE && !need_auth, why) < 0)
 		return -1;

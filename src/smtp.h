@@ -22,6 +22,7 @@
 #include "conf.h"
 
 struct tls_cache;	/* tls.h */
+struct buf;		/* buf.h */
 
 #define SMTP_TEXT_MAX 512	/* reply text kept (printable, lines joined by "; ") */
 
@@ -104,6 +105,7 @@ struct smtp_config {
 	const char *user;
 	const char *secret;		/* password or OAuth2 token; owned and wiped by the caller */
 	const struct tls_cache *tls_cache;	/* saved TLS sessions, or NULL */
+	struct buf *report;	/* non-NULL (sendmail --check): greeting, EHLO and TLS lines added */
 };
 
 struct smtp_session;

@@ -35,6 +35,7 @@ struct tls {
 	SSL *ssl;
 	BIO_METHOD *bio_method;
 	const struct tls_cache *cache;
+	struct buf *report;		/* sendmail --check: tls_report after the handshake */
 	char pin[TLS_PIN_LEN + 1];	/* "" when no pin */
 	char key[TLS_KEY_MAX];		/* session cache key, "" without a cache */
 	char err[TLS_ERR_MAX];
@@ -251,8 +252,18 @@ static int setup_ctx(struct tls *t, const struct io_tls *cfg, char *err, size_t 
 		set_err(err, errlen, "TLS: cannot create a context");
 		return -1;
 	}
-	if (SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) != 1) {
-		set_err(err, errlen, "TLS: cannot set TLS 1.2 as the minimum version");
+	bool only13 = cfg->min_version != NULL && strcmp(cfg->min_version, "1.3") == 0;
+	if (SSL_CTX_set_min_proto_version(t->ctx, only13 ? TLS1_3_VERSION : TLS1_2_VERSION) != 1) {
+		set_err(err, errlen, "TLS: cannot set TLS %s as the minimum version",
+			only13 ? "1.3" : "1.2");
+		return -1;
+	}
+	if (cfg->ciphers != NULL && SSL_CTX_set_cipher_list(t->ctx, cfg->ciphers) != 1) {
+		set_err(err, errlen, "TLS: tls_ciphers not accepted by OpenSSL");
+		return -1;
+	}
+	if (cfg->ciphersuites != NULL && SSL_CTX_set_ciphersuites(t->ctx, cfg->ciphersuites) != 1) {
+		set_err(err, errlen, "TLS: tls_ciphersuites not accepted by OpenSSL");
 		return -1;
 	}
 	/* SMTP is self-delimiting: a close without close_notify truncates nothing */
@@ -327,6 +338,7 @@ struct tls *tls_new(int fd, const struct io_tls *cfg, const char *host, unsigned
 	t->fd = fd;
 	t->verify = cfg->verify;
 	t->cache = cfg->cache;
+	t->report = cfg->report;
 	const char *name = cfg->servername != NULL && cfg->servername[0] != '\0'
 				   ? cfg->servername : host;
 	ERR_clear_error();
@@ -410,9 +422,14 @@ enum tls_result tls_handshake(struct tls *t)
 			return TLS_WANT_READ;
 		if (code == SSL_ERROR_WANT_WRITE)
 			return TLS_WANT_WRITE;
-		return handshake_failure(t, code);
+		enum tls_result f = handshake_failure(t, code);
+		if (t->report != NULL)
+			tls_report(t, t->report);
+		return f;
 	}
 	t->established = true;
+	if (t->report != NULL)
+		tls_report(t, t->report);
 	if (t->pin[0] != '\0' && check_pin(t) < 0)
 		return TLS_FAIL;
 	return TLS_DONE;
@@ -513,6 +530,8 @@ int tls_session_key(const struct io_tls *cfg, const char *host, unsigned port,
 	    add_field(&in, host) == 0 && add_field(&in, cfg->servername) == 0 &&
 	    add_field(&in, cfg->ca_file) == 0 && add_field(&in, cfg->fingerprint) == 0 &&
 	    add_field(&in, cfg->cert_file) == 0 && add_field(&in, cfg->key_file) == 0 &&
+	    add_field(&in, cfg->min_version) == 0 && add_field(&in, cfg->ciphers) == 0 &&
+	    add_field(&in, cfg->ciphersuites) == 0 &&
 	    crypto_sha256(in.data, in.len, md) == 0 && crypto_hex(md, sizeof md, &hex) == 0) {
 		memcpy(key, hex.data, hex.len + 1);
 		r = 0;
@@ -520,6 +539,103 @@ int tls_session_key(const struct io_tls *cfg, const char *host, unsigned port,
 	buf_free(&in);
 	buf_free(&hex);
 	return r;
+}
+
+/* tls_check_ciphers - does OpenSSL take list, in a throw-away context? */
+int tls_check_ciphers(const char *list, bool suites)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL)
+		return -1;
+	int ok = suites ? SSL_CTX_set_ciphersuites(ctx, list) : SSL_CTX_set_cipher_list(ctx, list);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return ok == 1 ? 0 : -1;
+}
+
+/* report_bio - what a memory BIO holds, made printable, as "label: text" */
+static void report_bio(struct buf *out, const char *label, BIO *m)
+{
+	char raw[1024], shown[4096];
+	int n = m != NULL ? BIO_read(m, raw, sizeof raw) : -1;
+	log_printable(raw, n > 0 ? (size_t)n : 0, shown, sizeof shown);
+	(void)buf_printf(out, "  %s: %s\n", label, shown);
+	BIO_free(m);
+}
+
+/* report_names - the leaf's subject alternative names, comma separated */
+static void report_names(struct buf *out, X509 *x)
+{
+	GENERAL_NAMES *names = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	BIO *m = BIO_new(BIO_s_mem());
+	for (int i = 0; m != NULL && i < sk_GENERAL_NAME_num(names); i++) {
+		if (i > 0)
+			BIO_puts(m, ", ");
+		GENERAL_NAME_print(m, sk_GENERAL_NAME_value(names, i));
+	}
+	if (names == NULL && m != NULL)
+		BIO_puts(m, "(none)");
+	GENERAL_NAMES_free(names);
+	report_bio(out, "subject alternative names", m);
+}
+
+/* report_cert - one certificate of the chain (index 0: the server's own) */
+static void report_cert(struct buf *out, X509 *x, int index)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	(void)buf_printf(out, "certificate %d%s:\n", index, index == 0 ? " (server)" : "");
+	BIO *m = BIO_new(BIO_s_mem());
+	if (m != NULL)
+		X509_NAME_print_ex(m, X509_get_subject_name(x), 0, XN_FLAG_RFC2253);
+	report_bio(out, "subject", m);
+	if ((m = BIO_new(BIO_s_mem())) != NULL)
+		X509_NAME_print_ex(m, X509_get_issuer_name(x), 0, XN_FLAG_RFC2253);
+	report_bio(out, "issuer", m);
+	if ((m = BIO_new(BIO_s_mem())) != NULL) {
+		ASN1_TIME_print(m, X509_get0_notBefore(x));
+		BIO_puts(m, " to ");
+		ASN1_TIME_print(m, X509_get0_notAfter(x));
+	}
+	report_bio(out, "valid", m);
+	if (index == 0)
+		report_names(out, x);
+	if (X509_digest(x, EVP_sha256(), md, &len) != 1)
+		return;
+	(void)buf_printf(out, "  SHA-256 fingerprint: ");
+	for (unsigned int i = 0; i < len; i++)
+		(void)buf_printf(out, "%02X%s", md[i], i + 1 < len ? ":" : "\n");
+}
+
+/* tls_report - protocol, chain and verdict of the handshake just done or failed */
+void tls_report(struct tls *t, struct buf *out)
+{
+	if (t->established)
+		(void)buf_printf(out, "TLS: %s %s\nTLS session resumed: %s\n",
+				 SSL_get_version(t->ssl), SSL_get_cipher_name(t->ssl),
+				 SSL_session_reused(t->ssl) ? "yes" : "no");
+	else
+		(void)buf_printf(out, "TLS: handshake failed\n");
+	STACK_OF(X509) *chain = SSL_get_peer_cert_chain(t->ssl);
+	X509 *leaf = SSL_get0_peer_certificate(t->ssl);
+	if (chain == NULL || sk_X509_num(chain) == 0) {
+		if (leaf != NULL)
+			report_cert(out, leaf, 0);
+		else
+			(void)buf_printf(out, "certificate: none received\n");
+	}
+	for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+		report_cert(out, sk_X509_value(chain, i), i);
+	long v = SSL_get_verify_result(t->ssl);
+	if (!t->verify)
+		(void)buf_printf(out, "verification: off (tls_verify = no)\n");
+	else if (v != X509_V_OK)
+		(void)buf_printf(out, "verification: failed: %s\n", X509_verify_cert_error_string(v));
+	else if (t->established)
+		(void)buf_printf(out, "verification: ok (chain and host name)\n");
+	else
+		(void)buf_printf(out, "verification: not completed\n");
+	ERR_clear_error();
 }
 
 /* tls_free - close_notify (not waiting for the peer's), then release everything */

@@ -7,7 +7,9 @@
  * absorbed by tls_read like any other record, so they never stall a
  * reader.
  *
- * Certificate checks (struct io_tls in io.h): TLS 1.2 minimum; with
+ * Settings (struct io_tls in io.h): TLS 1.2 minimum, or 1.3 with
+ * min_version "1.3"; OpenSSL's cipher list and TLS 1.3 suites unless
+ * ciphers / ciphersuites replace them. Certificate checks: with
  * verify, the chain against ca_file or the system store and the host name
  * (or IP literal) by OpenSSL itself, aborting the handshake on failure;
  * with a fingerprint, the SHA-256 of the leaf certificate must equal it
@@ -91,6 +93,22 @@ const char *tls_describe(struct tls *t);
  */
 int tls_session_key(const struct io_tls *cfg, const char *host, unsigned port,
 		    char key[TLS_KEY_MAX]);
+
+/*
+ * tls_check_ciphers - list is accepted by OpenSSL as a TLS 1.2 cipher
+ * list (suites false: "HIGH:!aNULL", at least one cipher must match) or
+ * as TLS 1.3 cipher suites (suites true). 0 or -1; nothing is kept.
+ */
+int tls_check_ciphers(const char *list, bool suites);
+
+/*
+ * tls_report - the handshake as sendmail --check shows it, appended to
+ * out (printable lines): protocol and cipher, resumption, each
+ * certificate of the peer's chain (subject, issuer, validity, the leaf's
+ * subject alternative names, SHA-256 fingerprint) and the verification
+ * result. Also after a failed handshake (with what was received).
+ */
+void tls_report(struct tls *t, struct buf *out);
 
 /* tls_free - send close_notify without waiting for the answer, free t */
 void tls_free(struct tls *t);

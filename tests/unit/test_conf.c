@@ -135,6 +135,9 @@ static void test_defaults(void **state)
 	assert_null(c.smarthost.tls_ca_file);
 	assert_null(c.smarthost.tls_fingerprint);
 	assert_null(c.smarthost.tls_cert_file);
+	assert_null(c.smarthost.tls_min_version);	/* 1.2 */
+	assert_null(c.smarthost.tls_ciphers);
+	assert_null(c.smarthost.tls_ciphersuites);
 	assert_non_null(c.smarthost.helo);
 	assert_true(c.smarthost.helo[0] != '\0');
 	assert_int_equal(c.smarthost.timeout, 0);
@@ -229,6 +232,19 @@ static const struct bad_case bad_cases[] = {
 	{ H "port = 25x\n", "[smarthost] port: \"25x\" is not a port number" },
 	{ H "tls = ssl\n", "[smarthost] tls: \"ssl\" is not one of starttls, tls, none" },
 	{ H "tls_verify = maybe\n", "[smarthost] tls_verify: \"maybe\" is not yes or no" },
+	{ H "tls_min_version = 1.1\n",
+	  "[smarthost] tls_min_version: \"1.1\" is not one of 1.2, 1.3" },
+	{ H "tls_min_version = TLSv1.3\n",
+	  "[smarthost] tls_min_version: \"TLSv1.3\" is not one of 1.2, 1.3" },
+	{ H "tls_ciphers = NO-SUCH-CIPHER\n",
+	  "[smarthost] tls_ciphers: \"NO-SUCH-CIPHER\" is not a cipher list OpenSSL accepts" },
+	{ H "tls_ciphers = !ALL\n",
+	  "[smarthost] tls_ciphers: \"!ALL\" is not a cipher list OpenSSL accepts" },
+	{ H "tls_ciphersuites = TLS_NO_SUCH_SUITE\n",
+	  "[smarthost] tls_ciphersuites: \"TLS_NO_SUCH_SUITE\" is not a TLS 1.3 cipher suite "
+	  "list OpenSSL accepts" },
+	{ H "tls_ciphersuites = ECDHE-RSA-AES128-GCM-SHA256\n",
+	  "[smarthost] tls_ciphersuites: \"ECDHE-RSA-AES128-GCM-SHA256\" is not a TLS 1.3" },
 	{ H "tls_fingerprint = abcd\n",
 	  "[smarthost] tls_fingerprint: \"abcd\" is not a SHA-256 fingerprint" },
 	{ H "tls_fingerprint = " FP_LOWER "00\n",
@@ -500,6 +516,47 @@ static void test_fingerprints(void **state)
 	}
 }
 
+struct tls_case {
+	const char *ini;
+	const char *min_version, *ciphers, *ciphersuites;	/* NULL: the default */
+};
+
+/* test_tls_settings - tls_min_version, tls_ciphers, tls_ciphersuites as given */
+static void test_tls_settings(void **state)
+{
+	(void)state;
+	static const struct tls_case cases[] = {
+		{ H "tls_min_version = 1.2\n", "1.2", NULL, NULL },
+		{ H "tls_min_version = 1.3\n", "1.3", NULL, NULL },
+		{ H "tls_min_version =\n", NULL, NULL, NULL },
+		{ H "tls_ciphers = HIGH:!aNULL:!MD5\n", NULL, "HIGH:!aNULL:!MD5", NULL },
+		{ H "tls_ciphers = ECDHE-RSA-AES256-GCM-SHA384\n", NULL,
+		  "ECDHE-RSA-AES256-GCM-SHA384", NULL },
+		{ H "tls_ciphersuites = TLS_AES_256_GCM_SHA384\n", NULL, NULL,
+		  "TLS_AES_256_GCM_SHA384" },
+		{ H "tls_ciphersuites = TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256\n"
+		  "tls_min_version = 1.3\n", "1.3", NULL,
+		  "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct conf c;
+		char err[512] = "", path[256];
+		if (load_text(cases[i].ini, &c, err, sizeof err, path, sizeof path) != 0)
+			fail_msg("case %zu: %s", i, err);
+		const char *got[] = { c.smarthost.tls_min_version, c.smarthost.tls_ciphers,
+				      c.smarthost.tls_ciphersuites };
+		const char *want[] = { cases[i].min_version, cases[i].ciphers,
+				       cases[i].ciphersuites };
+		for (size_t k = 0; k < 3; k++) {
+			if (want[k] == NULL)
+				assert_null(got[k]);
+			else
+				assert_string_equal(got[k], want[k]);
+		}
+		conf_free(&c);
+	}
+}
+
 /* test_mech_names - every mechanism has its configuration spelling */
 static void test_mech_names(void **state)
 {
@@ -532,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_fingerprints),
 		cmocka_unit_test(test_mech_names),
+		cmocka_unit_test(test_tls_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,6 +54,9 @@ static const struct accept_case accepted[] = {
 	{ { "-B", "7bit", "a@b", NULL }, OPTIONS_DELIVER, false, true, NULL, "a@b", OPTIONS_DELIVERY_CONFIG, "B=7BIT" },
 	{ { "--version", NULL }, OPTIONS_VERSION, false, true, NULL, "", OPTIONS_DELIVERY_CONFIG, NULL },
 	{ { "--help", NULL }, OPTIONS_HELP, false, true, NULL, "", OPTIONS_DELIVERY_CONFIG, NULL },
+	{ { "--check", NULL }, OPTIONS_CHECK, false, true, NULL, "", OPTIONS_DELIVERY_CONFIG, NULL },
+	{ { "-C", "/tmp/r.conf", "--check", NULL }, OPTIONS_CHECK, false, true, NULL, "",
+	  OPTIONS_DELIVERY_CONFIG, "C=/tmp/r.conf" },
 	{ { "--json", NULL }, OPTIONS_DELIVER, false, true, NULL, "", OPTIONS_DELIVERY_CONFIG, "json" },
 	{ { "a,b@c", NULL }, OPTIONS_DELIVER, false, true, NULL, "a,b@c", OPTIONS_DELIVERY_CONFIG, NULL },
 };
@@ -70,6 +73,8 @@ static const struct refuse_case refused[] = {
 	{ { "-tZ", NULL }, "unknown option -Z" },
 	{ { "-d0.1", NULL }, "unknown option -d" },
 	{ { "--frobnicate", NULL }, "unknown option --frobnicate" },
+	{ { "--checkit", NULL }, "unknown option --checkit" },
+	{ { "-bt", NULL }, "unsupported option -bt" },
 	{ { "-f", NULL }, "option -f needs a value" },
 	{ { "-bd", NULL }, "unsupported option -bd" },
 	{ { "-bt", NULL }, "unsupported option -bt" },

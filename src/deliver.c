@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "dsn.h"
 #include "log.h"
+#include "oauth2.h"
 #include "secret.h"
 #include "tlscache.h"
 
@@ -66,13 +67,18 @@ static void set_reply(struct smtp_reply *r, int code, const char *enhanced, cons
 	log_printable(text, strlen(text), r->text, sizeof r->text);
 }
 
-/* fetch_secret - the [auth] secret, once per process */
-static int fetch_secret(struct deliver *d, struct smtp_reply *why)
+/*
+ * fetch_secret - the [auth] secret, once per process: the built-in OAuth2
+ * exchange's access token (refresh: not the cached one), or secret_fetch's
+ */
+static int fetch_secret(struct deliver *d, bool refresh, struct smtp_reply *why)
 {
 	char err[512];
 	if (d->have_secret)
 		return 0;
-	int r = secret_fetch(d->conf, &d->secret, err, sizeof err);
+	int r = oauth2_configured(d->conf) ?
+		oauth2_fetch(d->conf, d->queue->dirfd, refresh, &d->secret, err, sizeof err) :
+		secret_fetch(d->conf, &d->secret, err, sizeof err);
 	if (r < 0) {
 		set_reply(why, 0, "", err);
 		return -1;
@@ -81,17 +87,9 @@ static int fetch_secret(struct deliver *d, struct smtp_reply *why)
 	return 0;
 }
 
-/* session - the open session, opening it when needed; NULL with why */
-static struct smtp_session *session(struct deliver *d, struct smtp_reply *why)
+/* open_session - connect, greet and authenticate with the secret at hand */
+static void open_session(struct deliver *d, struct smtp_reply *why)
 {
-	if (d->session != NULL)
-		return d->session;
-	if (d->session_failed) {
-		*why = d->session_error;
-		return NULL;
-	}
-	if (fetch_secret(d, why) < 0)
-		return NULL;
 	const struct conf *c = d->conf;
 	bool auth = c->auth.user != NULL && c->auth.mechanism != CONF_MECH_NONE;
 	struct smtp_config cfg = {
@@ -109,8 +107,38 @@ static struct smtp_session *session(struct deliver *d, struct smtp_reply *why)
 	if (d->session != NULL &&
 	    snprintf(d->relay, sizeof d->relay, "%s", smtp_peer(d->session)) < 0)
 		d->relay[0] = '\0';
-	if (d->session == NULL) {
-		/* one failed connect per run is enough to defer the rest */
+}
+
+/* oauth2_token_refused - the smarthost turned the access token down (535, 334 error) */
+static bool oauth2_token_refused(const struct smtp_reply *why)
+{
+	return why->code == 535 || why->code == 334 ||
+	       strcmp(why->enhanced, "5.7.8") == 0 || strcmp(why->enhanced, "5.7.9") == 0;
+}
+
+/* session - the open session, opening it when needed; NULL with why */
+static struct smtp_session *session(struct deliver *d, struct smtp_reply *why)
+{
+	if (d->session != NULL)
+		return d->session;
+	if (d->session_failed) {
+		*why = d->session_error;
+		return NULL;
+	}
+	bool oauth2 = oauth2_configured(d->conf);
+	int r = fetch_secret(d, false, why);
+	if (r == 0)
+		open_session(d, why);
+	if (r == 0 && d->session == NULL && oauth2 && oauth2_token_refused(why)) {
+		/* the cached token was revoked or expired early: one fresh one, once */
+		buf_wipe(&d->secret);
+		d->have_secret = false;
+		r = fetch_secret(d, true, why);
+		if (r == 0)
+			open_session(d, why);
+	}
+	if (d->session == NULL && (r == 0 || oauth2)) {
+		/* one failed connect (or token request) per run is enough to defer the rest */
 		d->session_failed = true;
 		d->session_error = *why;
 	}

@@ -37,15 +37,16 @@ static int first_line(const struct buf *raw, struct buf *out, const char *what,
 	return 0;
 }
 
-/* read_file - the first line of the file at path */
-static int read_file(const char *path, struct buf *out, char *err, size_t errlen)
+/* secret_read_file - the first line of the file at path, named key in errors */
+int secret_read_file(const char *path, const char *key, struct buf *out, char *err,
+		     size_t errlen)
 {
 	char chunk[4096];
 	struct buf raw;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return buf_error(err, errlen, "[auth] password_file %s: cannot read: %s",
-			   path, strerror(errno));
+		return buf_error(err, errlen, "[auth] %s %s: cannot read: %s",
+			   key, path, strerror(errno));
 	buf_init(&raw, SECRET_READ_MAX);
 	int r = 0;
 	while (memchr(buf_cstr(&raw), '\n', raw.len) == NULL) {
@@ -53,15 +54,15 @@ static int read_file(const char *path, struct buf *out, char *err, size_t errlen
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
-			r = buf_error(err, errlen, "[auth] password_file %s: cannot read: %s",
-				path, strerror(errno));
+			r = buf_error(err, errlen, "[auth] %s %s: cannot read: %s",
+				key, path, strerror(errno));
 			break;
 		}
 		if (got == 0)
 			break;
 		if (buf_append(&raw, chunk, (size_t)got) < 0) {
-			r = buf_error(err, errlen, "[auth] password_file %s: no line break in "
-				"its first 64 KiB", path);
+			r = buf_error(err, errlen, "[auth] %s %s: no line break in "
+				"its first 64 KiB", key, path);
 			break;
 		}
 	}
@@ -69,7 +70,7 @@ static int read_file(const char *path, struct buf *out, char *err, size_t errlen
 	wipe_memory(chunk, sizeof chunk);
 	if (r == 0) {
 		char what[128 + 64];
-		if (snprintf(what, sizeof what, "password_file %.128s", path) < 0)
+		if (snprintf(what, sizeof what, "%.40s %.128s", key, path) < 0)
 			what[0] = '\0';
 		r = first_line(&raw, out, what, err, errlen);
 	}
@@ -241,13 +242,13 @@ int secret_fetch(const struct conf *c, struct buf *out, char *err, size_t errlen
 		return 0;
 	}
 	if (c->auth.password_file != NULL)
-		return read_file(c->auth.password_file, out, err, errlen);
+		return secret_read_file(c->auth.password_file, "password_file", out, err, errlen);
 	if (c->auth.password_command != NULL)
 		return run_command(c->auth.password_command, out, err, errlen);
 	if (c->auth.oauth2_token_url != NULL || c->auth.oauth2_refresh_token != NULL ||
 	    c->auth.oauth2_refresh_token_file != NULL)
 		return buf_error(err, errlen, "[auth] built-in OAuth2 token exchange is not "
-			   "implemented yet; use password_command");
+			   "implemented yet; use password_command");	/* deliver.c calls oauth2_fetch */
 	return buf_error(err, errlen, "[auth] user is set, but no password, "
 		   "password_file or password_command");
 }

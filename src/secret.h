@@ -21,8 +21,17 @@
  * secret_fetch - fill out (an empty buffer) with the secret.
  * Result: 0; 1 when the configuration names no secret (no AUTH);
  * -1 with a one-line reason in err (file unreadable, command failed or
- * printed nothing).
+ * printed nothing). The oauth2_* set is not handled here: the caller asks
+ * oauth2_fetch (oauth2.h) for such a configuration.
  */
 int secret_fetch(const struct conf *c, struct buf *out, char *err, size_t errlen);
+
+/*
+ * secret_read_file - the first line of the file at path into out (an empty
+ * buffer); key names the [auth] key in errors ("password_file").
+ * Result: 0, or -1 with a one-line reason in err.
+ */
+int secret_read_file(const char *path, const char *key, struct buf *out, char *err,
+		     size_t errlen);
 
 #endif

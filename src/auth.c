@@ -242,7 +242,8 @@ static const char *scram_attr(const char *msg, char key, size_t *len)
 static int scram_keys(struct auth_client *c, const unsigned char *salt, size_t saltlen,
 		      unsigned iter, unsigned char proof[32])
 {
-	unsigned char salted[32], ckey[32], stored[32], csig[32], skey[32];
+	unsigned char salted[32] = { 0 }, ckey[32] = { 0 }, stored[32] = { 0 }, csig[32] = { 0 },
+		      skey[32] = { 0 };
 	size_t l1 = 0, l2 = 0, l3 = 0, l4 = 0;
 	const char *am = buf_cstr(&c->auth_message);
 	size_t amlen = c->auth_message.len;

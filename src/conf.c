@@ -614,7 +614,7 @@ static int load_file(const struct conf_loading *ld)
 /* check_readable - a regular file that this process may read */
 static int check_readable(const struct conf_loading *ld)
 {
-	struct stat st;
+	struct stat st = { 0 };
 	int fd = open(ld->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	int e = fd < 0 || fstat(fd, &st) < 0 ? errno : 0;
 	if (fd >= 0)

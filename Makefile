@@ -120,6 +120,8 @@ check: deps
 	$(MAKE) clang
 	$(MAKE) sanitize
 	$(MAKE) fuzz FUZZ_SECONDS=20
+	$(MAKE) analyze
+	$(MAKE) valgrind
 
 clang:
 	$(MAKE) CC=clang BUILD=build/clang build/clang/sendmail

@@ -16,7 +16,7 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(WARN) $(HARDEN) -D_GNU_SOURCE -I/usr/include/iniparser -Isrc $(CFLAGS) $(SANFLAGS)
 LDFLAGS ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SANFLAGS)
-LIBS     = -liniparser -lssl -lcrypto -lcurl -ljson-c
+LIBS     = -liniparser -lssl -lcrypto
 
 ifeq ($(SAN),1)
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -43,7 +43,7 @@ UNIT_log      = log buf
 UNIT_io       = io tls crypto log buf
 UNIT_options  = options conf conf_check tls crypto log buf
 UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
-UNIT_oauth2   = oauth2 secret crypto buf
+UNIT_oauth2   = oauth2 oauth2_lib secret crypto buf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 

@@ -12,10 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-#include <json-c/json.h>
 
 #include "crypto.h"
+#include "oauth2_lib.h"
 #include "secret.h"
 
 #define OAUTH2_MAGIC "relaymail-oauth2 1\n"
@@ -92,33 +91,34 @@ static void printable_copy(const char *s, char *out, size_t outlen)
 }
 
 /* reply_error - the endpoint's "error" (and "error_description") as one line */
-static int reply_error(json_object *root, json_object *e, char *err, size_t errlen)
+static int reply_error(const struct oauth2_lib *lib, json_object *root, json_object *e,
+		       char *err, size_t errlen)
 {
 	char code[64], desc[256] = "";
 	json_object *d = NULL;
-	printable_copy(json_object_get_string(e), code, sizeof code);
-	if (json_object_object_get_ex(root, "error_description", &d) &&
-	    json_object_is_type(d, json_type_string))
-		printable_copy(json_object_get_string(d), desc, sizeof desc);
+	printable_copy(lib->json_object_get_string(e), code, sizeof code);
+	if (lib->json_object_object_get_ex(root, "error_description", &d) &&
+	    lib->json_object_is_type(d, json_type_string))
+		printable_copy(lib->json_object_get_string(d), desc, sizeof desc);
 	return buf_error(err, errlen, "OAuth2 token endpoint: %s%s%s", code,
 			 desc[0] != '\0' ? ": " : "", desc);
 }
 
 /* reply_lifetime - expires_in (a number, or a string of digits) in seconds */
-static int reply_lifetime(json_object *root, long *expires_in)
+static int reply_lifetime(const struct oauth2_lib *lib, json_object *root, long *expires_in)
 {
 	json_object *v = NULL;
 	*expires_in = OAUTH2_DEFAULT_LIFETIME;
-	if (!json_object_object_get_ex(root, "expires_in", &v) || json_object_is_type(v, json_type_null))
+	if (!lib->json_object_object_get_ex(root, "expires_in", &v) || lib->json_object_is_type(v, json_type_null))
 		return 0;
-	if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_string))
+	if (!lib->json_object_is_type(v, json_type_int) && !lib->json_object_is_type(v, json_type_string))
 		return -1;
-	if (json_object_is_type(v, json_type_string)) {
-		const char *s = json_object_get_string(v);
+	if (lib->json_object_is_type(v, json_type_string)) {
+		const char *s = lib->json_object_get_string(v);
 		if (*s == '\0' || strspn(s, "0123456789") != strlen(s) || strlen(s) > 9)
 			return -1;
 	}
-	int64_t n = json_object_get_int64(v);
+	int64_t n = lib->json_object_get_int64(v);
 	if (n < 0 || n > 10L * 365 * 86400)
 		return -1;
 	*expires_in = (long)n;
@@ -126,38 +126,39 @@ static int reply_lifetime(json_object *root, long *expires_in)
 }
 
 /* oauth2_reply_parse - the token endpoint's JSON reply into token and lifetime */
-int oauth2_reply_parse(const char *json, size_t n, struct buf *token, long *expires_in,
+int oauth2_reply_parse(const struct oauth2_lib *lib, const char *json, size_t n,
+		       struct buf *token, long *expires_in,
 		       char *err, size_t errlen)
 {
-	json_tokener *tok = json_tokener_new();
+	json_tokener *tok = lib->json_tokener_new();
 	if (tok == NULL || n > INT_MAX)
 		return buf_error(err, errlen, "OAuth2 token endpoint: cannot parse the reply");
-	json_object *root = json_tokener_parse_ex(tok, json, (int)n);
-	bool whole = json_tokener_get_error(tok) == json_tokener_success;
-	json_tokener_free(tok);
+	json_object *root = lib->json_tokener_parse_ex(tok, json, (int)n);
+	bool whole = lib->json_tokener_get_error(tok) == json_tokener_success;
+	lib->json_tokener_free(tok);
 	json_object *e = NULL, *t = NULL, *ty = NULL;
 	int r;
-	if (root == NULL || !whole || !json_object_is_type(root, json_type_object))
+	if (root == NULL || !whole || !lib->json_object_is_type(root, json_type_object))
 		r = buf_error(err, errlen, "OAuth2 token endpoint: the reply is not a JSON object");
-	else if (json_object_object_get_ex(root, "error", &e) && json_object_is_type(e, json_type_string))
-		r = reply_error(root, e, err, errlen);
-	else if (!json_object_object_get_ex(root, "access_token", &t) ||
-		 !json_object_is_type(t, json_type_string) ||
-		 !token_ok(json_object_get_string(t), (size_t)json_object_get_string_len(t)))
+	else if (lib->json_object_object_get_ex(root, "error", &e) && lib->json_object_is_type(e, json_type_string))
+		r = reply_error(lib, root, e, err, errlen);
+	else if (!lib->json_object_object_get_ex(root, "access_token", &t) ||
+		 !lib->json_object_is_type(t, json_type_string) ||
+		 !token_ok(lib->json_object_get_string(t), (size_t)lib->json_object_get_string_len(t)))
 		r = buf_error(err, errlen, "OAuth2 token endpoint: no usable access_token in the reply");
-	else if (json_object_object_get_ex(root, "token_type", &ty) &&
-		 (!json_object_is_type(ty, json_type_string) ||
-		  strcasecmp(json_object_get_string(ty), "bearer") != 0))
+	else if (lib->json_object_object_get_ex(root, "token_type", &ty) &&
+		 (!lib->json_object_is_type(ty, json_type_string) ||
+		  strcasecmp(lib->json_object_get_string(ty), "bearer") != 0))
 		r = buf_error(err, errlen, "OAuth2 token endpoint: token_type is not Bearer");
-	else if (reply_lifetime(root, expires_in) < 0)
+	else if (reply_lifetime(lib, root, expires_in) < 0)
 		r = buf_error(err, errlen, "OAuth2 token endpoint: malformed expires_in");
-	else if (buf_puts(token, json_object_get_string(t)) < 0)
+	else if (buf_puts(token, lib->json_object_get_string(t)) < 0)
 		r = buf_error(err, errlen, "OAuth2 token endpoint: the access token is too long");
 	else
 		r = 0;
 	if (t != NULL)
-		wipe_memory((void *)json_object_get_string(t), (size_t)json_object_get_string_len(t));
-	json_object_put(root);
+		wipe_memory((void *)lib->json_object_get_string(t), (size_t)lib->json_object_get_string_len(t));
+	lib->json_object_put(root);
 	return r;
 }
 
@@ -268,98 +269,102 @@ static size_t collect(char *p, size_t size, size_t nmemb, void *ctx)
 }
 
 /* put_field - "&name=value" (URL-escaped) onto the POST body */
-static int put_field(CURL *h, struct buf *body, const char *name, const char *value)
+static int put_field(const struct oauth2_lib *lib, CURL *h, struct buf *body, const char *name,
+		     const char *value)
 {
-	char *esc = curl_easy_escape(h, value, 0);
+	char *esc = lib->curl_easy_escape(h, value, 0);
 	if (esc == NULL)
 		return -1;
 	int r = buf_printf(body, "%s%s=%s", body->len > 0 ? "&" : "", name, esc);
 	wipe_memory(esc, strlen(esc));
-	curl_free(esc);
+	lib->curl_free(esc);
 	return r;
 }
 
 /* request_setup - every libcurl option of the token request */
-static int request_setup(CURL *h, const struct conf *c, const struct buf *body,
+static int request_setup(const struct oauth2_lib *lib, CURL *h, const struct conf *c,
+			 const struct buf *body,
 			 struct buf *reply, char *cerr)
 {
 	long secs = c->smarthost.timeout > 0 ? (long)c->smarthost.timeout : OAUTH2_TIMEOUT;
-	CURLcode e = curl_easy_setopt(h, CURLOPT_URL, c->auth.oauth2_token_url);
+	CURLcode e = lib->curl_easy_setopt(h, CURLOPT_URL, c->auth.oauth2_token_url);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+		e = lib->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+		e = lib->curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_PROXY, "");	/* no proxy from the environment */
+		e = lib->curl_easy_setopt(h, CURLOPT_PROXY, "");	/* no proxy from the environment */
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
+		e = lib->curl_easy_setopt(h, CURLOPT_VERBOSE, 0L);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+		e = lib->curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+		e = lib->curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+		e = lib->curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (e == CURLE_OK && c->smarthost.tls_ca_file != NULL)
-		e = curl_easy_setopt(h, CURLOPT_CAINFO, c->smarthost.tls_ca_file);
+		e = lib->curl_easy_setopt(h, CURLOPT_CAINFO, c->smarthost.tls_ca_file);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_TIMEOUT, secs);
+		e = lib->curl_easy_setopt(h, CURLOPT_TIMEOUT, secs);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, secs);
+		e = lib->curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, secs);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data);
+		e = lib->curl_easy_setopt(h, CURLOPT_POSTFIELDS, body->data);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body->len);
+		e = lib->curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body->len);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+		e = lib->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
+		e = lib->curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+		e = lib->curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
 	if (e == CURLE_OK)
-		e = curl_easy_setopt(h, CURLOPT_USERAGENT, "relaymail");
+		e = lib->curl_easy_setopt(h, CURLOPT_USERAGENT, "relaymail");
 	return e == CURLE_OK ? 0 : -1;
 }
 
 /* request_body - grant_type=refresh_token&refresh_token=...&client_id=...&client_secret=... */
-static int request_body(CURL *h, const char *refresh, const char *client_id,
+static int request_body(const struct oauth2_lib *lib, CURL *h, const char *refresh,
+			const char *client_id,
 			const char *client_secret, struct buf *body)
 {
-	int r = put_field(h, body, "grant_type", "refresh_token");
+	int r = put_field(lib, h, body, "grant_type", "refresh_token");
 	if (r == 0)
-		r = put_field(h, body, "refresh_token", refresh);
+		r = put_field(lib, h, body, "refresh_token", refresh);
 	if (r == 0 && client_id != NULL)
-		r = put_field(h, body, "client_id", client_id);
+		r = put_field(lib, h, body, "client_id", client_id);
 	if (r == 0 && client_secret != NULL)
-		r = put_field(h, body, "client_secret", client_secret);
+		r = put_field(lib, h, body, "client_secret", client_secret);
 	return r;
 }
 
 /* http_post - POST body to the token URL; the reply body and HTTP status */
-static int http_post(const struct conf *c, const char *refresh, const char *client_secret,
+static int http_post(const struct oauth2_lib *lib, const struct conf *c, const char *refresh,
+		     const char *client_secret,
 		     struct buf *reply, long *status, char *err, size_t errlen)
 {
 	char cerr[CURL_ERROR_SIZE] = "";
 	struct buf body;
-	CURL *h = curl_easy_init();
+	CURL *h = lib->curl_easy_init();
 	if (h == NULL)
 		return buf_error(err, errlen, "OAuth2: cannot start libcurl");
 	buf_init(&body, 4 * OAUTH2_SECRET_MAX);
-	int r = request_body(h, refresh, c->auth.oauth2_client_id, client_secret, &body);
+	int r = request_body(lib, h, refresh, c->auth.oauth2_client_id, client_secret, &body);
 	if (r < 0)
 		r = buf_error(err, errlen, "OAuth2: the token request is too long");
-	else if (request_setup(h, c, &body, reply, cerr) < 0)
+	else if (request_setup(lib, h, c, &body, reply, cerr) < 0)
 		r = buf_error(err, errlen, "OAuth2: cannot set up libcurl");
 	if (r == 0) {
-		CURLcode e = curl_easy_perform(h);
+		CURLcode e = lib->curl_easy_perform(h);
 		char shown[256];
-		printable_copy(cerr[0] != '\0' ? cerr : curl_easy_strerror(e), shown, sizeof shown);
+		printable_copy(cerr[0] != '\0' ? cerr : lib->curl_easy_strerror(e), shown, sizeof shown);
 		if (e != CURLE_OK)
 			r = buf_error(err, errlen, "OAuth2 token endpoint %s: %s",
 				      c->auth.oauth2_token_url, shown);
-		else if (curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
+		else if (lib->curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status) != CURLE_OK)
 			*status = 0;
 	}
-	curl_easy_cleanup(h);
+	lib->curl_easy_cleanup(h);
 	buf_wipe(&body);
 	return r;
 }
@@ -389,15 +394,16 @@ static int load_secrets(const struct conf *c, struct buf *refresh, struct buf *c
 }
 
 /* exchange - the token request and its reply: a token and its lifetime */
-static int exchange(const struct conf *c, const char *refresh, const char *client_secret,
+static int exchange(const struct oauth2_lib *lib, const struct conf *c, const char *refresh,
+		    const char *client_secret,
 		    struct buf *out, long *lifetime, char *err, size_t errlen)
 {
 	struct buf reply;
 	long status = 0;
 	buf_init(&reply, OAUTH2_REPLY_MAX);
-	int r = http_post(c, refresh, client_secret, &reply, &status, err, errlen);
+	int r = http_post(lib, c, refresh, client_secret, &reply, &status, err, errlen);
 	if (r == 0) {
-		r = oauth2_reply_parse(buf_cstr(&reply), reply.len, out, lifetime, err, errlen);
+		r = oauth2_reply_parse(lib, buf_cstr(&reply), reply.len, out, lifetime, err, errlen);
 		if (r < 0 && (status < 200 || status > 299) &&
 		    strstr(err, "not a JSON object") != NULL)
 			r = buf_error(err, errlen, "OAuth2 token endpoint: HTTP status %ld", status);
@@ -433,9 +439,15 @@ int oauth2_fetch(const struct conf *c, int spool_dirfd, bool refresh, struct buf
 	bool cached = r == 0 && dfd >= 0 && !refresh && cache_read(dfd, key, out) == 0;
 	if (!cached && r == 0 && dfd >= 0)
 		(void)unlinkat(dfd, key, 0);	/* stale or revoked */
-	if (!cached && r == 0)
-		r = exchange(c, buf_cstr(&rt), have_cs ? buf_cstr(&cs) : NULL, out, &lifetime,
-			     err, errlen);
+	if (!cached && r == 0) {
+		struct oauth2_lib lib;	/* loaded only now: see oauth2_lib.h */
+		r = oauth2_lib_open(&lib, err, errlen);
+		if (r == 0) {
+			r = exchange(&lib, c, buf_cstr(&rt), have_cs ? buf_cstr(&cs) : NULL, out,
+				     &lifetime, err, errlen);
+			oauth2_lib_close(&lib);
+		}
+	}
 	if (r < 0)
 		scrub(err, errlen, buf_cstr(&rt), buf_cstr(&cs));
 	else if (!cached && dfd >= 0)

@@ -24,6 +24,8 @@
 #include "buf.h"
 #include "conf.h"
 
+struct oauth2_lib;	/* oauth2_lib.h: libcurl and json-c, loaded on demand */
+
 #define OAUTH2_TOKEN_MAX 16384		/* an access token is never longer */
 #define OAUTH2_REPLY_MAX (64 * 1024)	/* what is read of the token endpoint */
 #define OAUTH2_MARGIN 60		/* seconds before expiry a token is retired */
@@ -44,10 +46,11 @@ int oauth2_fetch(const struct conf *c, int spool_dirfd, bool refresh, struct buf
 /*
  * oauth2_reply_parse - the token endpoint's JSON reply (n bytes): the
  * access token into token, its lifetime in seconds into *expires_in.
- * Result: 0, or -1 with a printable one-line reason in err.
+ * lib: json-c, from oauth2_lib_open. Result: 0, or -1 with a printable
+ * one-line reason in err.
  */
-int oauth2_reply_parse(const char *json, size_t n, struct buf *token, long *expires_in,
-		       char *err, size_t errlen);
+int oauth2_reply_parse(const struct oauth2_lib *lib, const char *json, size_t n,
+		       struct buf *token, long *expires_in, char *err, size_t errlen);
 
 /* oauth2_cache_format - the cache file's content for token and its expiry */
 int oauth2_cache_format(const char *token, time_t expiry, struct buf *out);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "oauth2.h"
+#include "oauth2_lib.h"
 
 static const struct {
 	const char *json;
@@ -46,13 +47,17 @@ static const struct {
 /* test_reply_parse - each reply: the token and lifetime, or the reason */
 static void test_reply_parse(void **state)
 {
+	struct oauth2_lib lib;
+	char lerr[256] = "";
 	(void)state;
+	if (oauth2_lib_open(&lib, lerr, sizeof lerr) < 0)
+		fail_msg("%s", lerr);
 	for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++) {
 		struct buf tok;
 		char err[512] = "";
 		long exp = -1;
 		buf_init(&tok, OAUTH2_TOKEN_MAX);
-		int r = oauth2_reply_parse(replies[i].json, strlen(replies[i].json), &tok, &exp,
+		int r = oauth2_reply_parse(&lib, replies[i].json, strlen(replies[i].json), &tok, &exp,
 					   err, sizeof err);
 		if (r != replies[i].result)
 			fail_msg("reply %zu: result %d, reason %s", i, r, err);
@@ -67,6 +72,7 @@ static void test_reply_parse(void **state)
 		}
 		buf_free(&tok);
 	}
+	oauth2_lib_close(&lib);
 }
 
 static const struct {

@@ -48,15 +48,8 @@ struct bs {
 /* flush - write what was answered so far (before the next blocking read) */
 static int flush(struct bs *s)
 {
-	size_t off = 0;
-	while (off < s->out.len) {
-		ssize_t n = write(1, s->out.data + off, s->out.len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		off += (size_t)n;
-	}
+	if (buf_write_all(1, s->out.data, s->out.len) < 0)
+		return -1;
 	buf_reset(&s->out);
 	return 0;
 }
@@ -233,21 +226,6 @@ static int spool_fd(struct bs *s)
 	return fd;
 }
 
-/* write_all - the whole chunk to fd */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * receive - the data after 354, dot-unstuffed, into fd. Only CRLF "." CRLF
  * ends it: a "." line after a bare LF is ordinary data. Result: 0 at the
@@ -279,7 +257,7 @@ static int receive(struct bs *s, int fd, bool *lost)
 		if (!too_big && buf_append(&pend, p, n) < 0)
 			break;	/* cannot happen: pend holds two chunks */
 		if (!too_big && pend.len >= BS_CHUNK) {
-			if (write_all(fd, pend.data, pend.len) < 0) {
+			if (buf_write_all(fd, pend.data, pend.len) < 0) {
 				*lost = false;
 				break;
 			}
@@ -289,7 +267,7 @@ static int receive(struct bs *s, int fd, bool *lost)
 		if (eol)
 			after_crlf = n >= 2 && p[n - 2] == '\r';
 	}
-	if (result >= 0 && pend.len > 0 && write_all(fd, pend.data, pend.len) < 0) {
+	if (result >= 0 && pend.len > 0 && buf_write_all(fd, pend.data, pend.len) < 0) {
 		result = -1;
 		*lost = false;
 	}

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* buf_init - empty buffer limited to max bytes */
 void buf_init(struct buf *b, size_t max)
@@ -135,6 +136,22 @@ int buf_error(char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -1;
+}
+
+/* buf_write_all - the whole of p to fd */
+int buf_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 /* wipe_memory - memset through a volatile pointer so it is not optimized out */

@@ -57,6 +57,9 @@ void buf_wipe(struct buf *b);
 int buf_error(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* buf_write_all - write(2) all n bytes to fd, through EINTR and short writes; 0/-1 */
+int buf_write_all(int fd, const void *p, size_t n);
+
 /* wipe_memory - overwrite n bytes so that the compiler cannot skip it */
 void wipe_memory(void *p, size_t n);
 

@@ -221,21 +221,6 @@ static int cache_read(int dfd, const char *key, struct buf *out)
 	return r;
 }
 
-/* write_all - n bytes to fd */
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* cache_write - save token (expiring at expiry) as key: temp, fsync, rename */
 static void cache_write(int dfd, const char *key, const char *token, time_t expiry)
 {
@@ -249,7 +234,7 @@ static void cache_write(int dfd, const char *key, const char *token, time_t expi
 		(void)unlinkat(dfd, tmp, 0);
 		int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		bool ok = fd >= 0 && fchmod(fd, 0600) == 0 &&
-			  write_all(fd, content.data, content.len) == 0 && fsync(fd) == 0;
+			  buf_write_all(fd, content.data, content.len) == 0 && fsync(fd) == 0;
 		if (fd >= 0 && close(fd) < 0)
 			ok = false;
 		if (fd >= 0 && (!ok || renameat(dfd, tmp, dfd, key) < 0))

@@ -124,22 +124,6 @@ void queue_close(struct queue *q)
 	q->dir = NULL;
 }
 
-/* write_all - write(2) until done, through EINTR and short writes */
-static int write_all(int fd, const void *p, size_t len)
-{
-	const char *c = p;
-	while (len > 0) {
-		ssize_t w = write(fd, c, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* new_id - a fresh id: arrival second, then random bits */
 static int new_id(time_t now, char id[QUEUE_ID_LEN + 1])
 {
@@ -197,7 +181,7 @@ int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
 	size_t body_off = 0;
 	buf_init(&b, ENV_MAX);
 	if (queue_file_envelope(&b, n->id, arrival, env, &body_off) < 0 ||
-	    write_all(n->fd, b.data, b.len) < 0) {
+	    buf_write_all(n->fd, b.data, b.len) < 0) {
 		int e = errno;
 		buf_free(&b);
 		queue_new_abort(q, n);
@@ -212,7 +196,7 @@ int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
 /* flush_new - empty the write buffer to the file */
 static int flush_new(struct queue_new *n)
 {
-	if (n->wlen > 0 && write_all(n->fd, n->wbuf, n->wlen) < 0)
+	if (n->wlen > 0 && buf_write_all(n->fd, n->wbuf, n->wlen) < 0)
 		return -1;
 	n->wlen = 0;
 	return 0;
@@ -528,7 +512,7 @@ static int write_state(struct queue *q, const struct queue_msg *m)
 			QUEUE_FILE_MODE);
 	if (fd < 0)
 		goto out;
-	if (fchmod(fd, QUEUE_FILE_MODE) < 0 || write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, QUEUE_FILE_MODE) < 0 || buf_write_all(fd, b.data, b.len) < 0 || fsync(fd) < 0) {
 		close(fd);
 		unlinkat(q->sfd, tmp, 0);
 		goto out;

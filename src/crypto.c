@@ -2,16 +2,39 @@
 #include "crypto.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 
 /* input bytes per EVP_EncodeBlock / EVP_DecodeBlock call (multiples of 3 and 4) */
 #define B64_ENC_CHUNK 768
 #define B64_DEC_CHUNK 1024
+
+/*
+ * crypto_init - OpenSSL's set-up, once, without what a message does not need:
+ * error strings are loaded when an error is shown (crypto_error_strings), and
+ * nothing is freed at exit (the process ends; SSL objects wipe their keys when
+ * freed). The first initialisation decides, so every entry calls this first.
+ */
+void crypto_init(void)
+{
+	static bool done;
+	if (!done)
+		done = OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_SSL_STRINGS |
+					OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS |
+					OPENSSL_INIT_NO_ATEXIT, NULL) == 1;
+}
+
+/* crypto_error_strings - OpenSSL's texts, loaded just before one is shown */
+void crypto_error_strings(void)
+{
+	(void)OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+}
 
 /* crypto_base64_encode - base64 of in, appended to out in bounded chunks */
 int crypto_base64_encode(const void *in, size_t n, struct buf *out)
@@ -154,10 +177,11 @@ static const EVP_MD *digest_by_name(const char *name)
 int crypto_hmac(const char *digest, const void *key, size_t keylen,
 		const void *msg, size_t msglen, unsigned char *mac, size_t *maclen)
 {
-	const EVP_MD *md = digest_by_name(digest);
-	unsigned int len = 0;
 	static const unsigned char empty[1];
+	unsigned int len = 0;
 
+	crypto_init();
+	const EVP_MD *md = digest_by_name(digest);
 	if (md == NULL || keylen > INT_MAX)
 		return -1;
 	/* HMAC() treats a NULL key as "reuse the previous one"; never pass NULL */
@@ -176,6 +200,7 @@ int crypto_sha256(const void *in, size_t n, unsigned char out[32])
 {
 	unsigned int len = 0;
 
+	crypto_init();
 	if (EVP_Digest(in, n, out, &len, EVP_sha256(), NULL) != 1 || len != 32)
 		return -1;
 	return 0;
@@ -187,6 +212,7 @@ int crypto_pbkdf2_sha256(const void *pw, size_t pwlen, const void *salt, size_t 
 {
 	static const unsigned char empty[1];
 
+	crypto_init();
 	if (iterations == 0 || iterations > INT_MAX || pwlen > INT_MAX ||
 	    saltlen > INT_MAX || outlen == 0 || outlen > INT_MAX)
 		return -1;
@@ -205,6 +231,7 @@ int crypto_random(void *out, size_t n)
 {
 	unsigned char *p = out;
 
+	crypto_init();
 	while (n > 0) {
 		size_t k = n < INT_MAX ? n : INT_MAX;
 		if (RAND_bytes(p, (int)k) != 1)

@@ -10,6 +10,12 @@
 
 #include "buf.h"
 
+/* crypto_init - OpenSSL's lean set-up, once; every OpenSSL user calls it first */
+void crypto_init(void);
+
+/* crypto_error_strings - load OpenSSL's error texts (only when one is shown) */
+void crypto_error_strings(void);
+
 /* crypto_base64_encode - append the base64 form of in (no newlines) to out */
 int crypto_base64_encode(const void *in, size_t n, struct buf *out);
 

@@ -250,35 +250,20 @@ static int move_noreplace(int fromdir, const char *from, int todir, const char *
 static int load(struct queue *q, int fd, const char *id, struct queue_msg *m,
 		char *err, size_t errlen);
 
-/* queue_new_commit - make the message durable and visible, keep it locked */
-int queue_new_commit(struct queue *q, struct queue_new *n, bool eightbit,
+/* queue_new_finish - the whole message written and read back, still in tmp/ */
+int queue_new_finish(struct queue *q, struct queue_new *n, bool eightbit,
 		     struct queue_msg *m, char *err, size_t errlen)
 {
 	queue_msg_init(m);
 	const char *what = "write";
-	if (flush_new(n) < 0)
+	if (flush_new(n) < 0 || (eightbit && pwrite(n->fd, "8", 1, n->body_flag_off) != 1))
 		goto bad;
-	if (eightbit && pwrite(n->fd, "8", 1, n->body_flag_off) != 1)
+	what = "read back";
+	if (load(q, n->fd, n->id, m, err, errlen) < 0)
 		goto bad;
-	what = "fsync";
-	if (fsync(n->fd) < 0)
-		goto bad;
-	what = "rename into q/";
-	if (move_noreplace(q->tmpfd, n->tmpname, q->qfd, n->id) < 0)
-		goto bad;
-	what = "fsync q/";
-	int synced = fsync(q->qfd);
-	if (synced == 0)
-		what = "read back";
-	if (synced < 0 || load(q, n->fd, n->id, m, err, errlen) < 0) {
-		/* not known durable, so not committed: take it back out */
-		int e = errno;
-		unlinkat(q->qfd, n->id, 0);
-		errno = e;
-		goto bad;
-	}
 	m->fd = n->fd;
 	m->locked = true;
+	m->pending = true;
 	n->fd = -1;
 	return 0;
 bad:;
@@ -287,6 +272,55 @@ bad:;
 	queue_release(m);
 	return buf_error(err, errlen, "%s: cannot queue the message (%s): %s", q->dir, what,
 		    strerror(e));
+}
+
+/* queue_keep - make a pending message (tmp/ID) durable and visible, keep it locked */
+int queue_keep(struct queue *q, struct queue_msg *m, char *err, size_t errlen)
+{
+	if (!m->pending)
+		return 0;
+	const char *what = "fsync";
+	if (fsync(m->fd) < 0)
+		goto bad;
+	what = "rename into q/";
+	if (move_noreplace(q->tmpfd, m->id, q->qfd, m->id) < 0)
+		goto bad;
+	what = "fsync q/";
+	if (fsync(q->qfd) < 0) {
+		/* not known durable, so not committed: take it back out */
+		int e = errno;
+		unlinkat(q->qfd, m->id, 0);
+		errno = e;
+		goto bad;
+	}
+	m->pending = false;
+	return 0;
+bad:;
+	int e = errno;
+	/* unlink before close: nobody may ever lock a half-kept file */
+	unlinkat(q->tmpfd, m->id, 0);
+	queue_release(m);
+	return buf_error(err, errlen, "%s: cannot queue the message (%s): %s", q->dir, what,
+		    strerror(e));
+}
+
+/* queue_new_commit - make the message durable and visible, keep it locked */
+int queue_new_commit(struct queue *q, struct queue_new *n, bool eightbit,
+		     struct queue_msg *m, char *err, size_t errlen)
+{
+	if (queue_new_finish(q, n, eightbit, m, err, errlen) < 0)
+		return -1;
+	return queue_keep(q, m, err, errlen);
+}
+
+/* queue_holds - a committed copy of id exists */
+bool queue_holds(struct queue *q, const char *id)
+{
+	struct stat st;
+	if (!queue_valid_id(id))
+		return false;
+	return (q->qfd >= 0 && fstatat(q->qfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) ||
+	       (q->failfd >= 0 && fstatat(q->failfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0);
 }
 
 /* read_envelope - read fd from the start up to the envelope's empty line */
@@ -541,9 +575,12 @@ static int set_error(struct queue_msg *m, const char *reason)
 int queue_done(struct queue *q, struct queue_msg *m)
 {
 	int ret = 0;
-	if (!queue_valid_id(m->id) ||
-	    (unlinkat(q->sfd, m->id, 0) < 0 && errno != ENOENT) ||
-	    unlinkat(q->qfd, m->id, 0) < 0 || fsync(q->qfd) < 0)
+	if (!queue_valid_id(m->id))
+		ret = -1;
+	else if (m->pending)
+		ret = unlinkat(q->tmpfd, m->id, 0);
+	else if ((unlinkat(q->sfd, m->id, 0) < 0 && errno != ENOENT) ||
+		 unlinkat(q->qfd, m->id, 0) < 0)
 		ret = -1;
 	queue_release(m);
 	return ret;
@@ -552,8 +589,10 @@ int queue_done(struct queue *q, struct queue_msg *m)
 /* queue_defer - record a failed attempt and let go */
 int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try)
 {
+	char err[256];
 	int ret = -1;
-	if (queue_valid_id(m->id) && set_error(m, reason) == 0) {
+	if (queue_keep(q, m, err, sizeof err) == 0 && queue_valid_id(m->id) &&
+	    set_error(m, reason) == 0) {
 		m->attempts++;
 		m->next_try = next_try;
 		ret = write_state(q, m);
@@ -565,8 +604,10 @@ int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t
 /* queue_fail - give up: state saved, both files moved to failed/ */
 int queue_fail(struct queue *q, struct queue_msg *m, const char *reason)
 {
-	char statename[QUEUE_ID_LEN + 8];
+	char statename[QUEUE_ID_LEN + 8], err[256];
 	int ret = -1;
+	if (queue_keep(q, m, err, sizeof err) < 0)
+		goto out;
 	int n = snprintf(statename, sizeof(statename), "%s.state", m->id);
 	if (!queue_valid_id(m->id) || n < 0 || (size_t)n >= sizeof(statename) ||
 	    set_error(m, reason) < 0)

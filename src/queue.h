@@ -8,7 +8,9 @@
  *             recipients are done), replaced atomically
  *   failed/   messages given up on: ID and ID.state
  * A message is committed by: write to tmp/, fsync, rename into q/, fsync
- * q/. Exclusive flock(2) on the message file says "being delivered"; a
+ * q/. A synchronous send may try the smarthost first and commit only when
+ * that attempt does not deliver (queue_new_finish, queue_keep): a message
+ * sent at once never costs an fsync. Exclusive flock(2) on the message file says "being delivered"; a
  * dead process's lock vanishes with it. Files are opened with O_NOFOLLOW
  * and checked with fstat (regular, one link, the spool's group: see
  * INSTALL, "Privileges").
@@ -55,6 +57,7 @@ struct queue_msg {
 	int fd;			/* -1 when not open */
 	bool locked;		/* we hold its delivery lock */
 	bool busy;		/* (queue_read) someone else holds it */
+	bool pending;		/* still in tmp/, not durable: see queue_new_finish */
 	time_t arrival;
 	char *sender;		/* "" for <> */
 	char **rcpt;
@@ -106,6 +109,26 @@ int queue_new_write(void *n, const void *p, size_t len);
 int queue_new_commit(struct queue *q, struct queue_new *n, bool eightbit,
 		     struct queue_msg *m, char *err, size_t errlen);
 
+/*
+ * queue_new_finish - like queue_new_commit, but the message stays in tmp/,
+ * not yet durable nor visible (m->pending): queue_done then just removes
+ * it, while queue_defer, queue_fail and queue_keep commit it first. For a
+ * sender that reports to its caller either the smarthost's 250 or a
+ * durable queue entry; killed before either, it accepted nothing.
+ */
+int queue_new_finish(struct queue *q, struct queue_new *n, bool eightbit,
+		     struct queue_msg *m, char *err, size_t errlen);
+
+/*
+ * queue_keep - commit a pending message (fsync, rename into q/, fsync q/);
+ * nothing to do for a committed one. m stays open and locked. 0, or -1
+ * with err (the temp file is then removed and m released).
+ */
+int queue_keep(struct queue *q, struct queue_msg *m, char *err, size_t errlen);
+
+/* queue_holds - is message id durably in q/ or failed/? */
+bool queue_holds(struct queue *q, const char *id);
+
 /* queue_new_abort - remove the temp file (input failed, nothing queued) */
 void queue_new_abort(struct queue *q, struct queue_new *n);
 
@@ -120,13 +143,14 @@ enum queue_lock_result queue_lock(struct queue *q, const char *id, struct queue_
 int queue_read(struct queue *q, const char *id, struct queue_msg *m, char *err, size_t errlen);
 
 /*
- * queue_done - all recipients handled: remove s/ID then q/ID, fsync q/,
- * release m. 0 or -1.
+ * queue_done - all recipients handled: remove s/ID then q/ID (tmp/ID when
+ * pending), release m. 0 or -1. No fsync: should a crash undo the removal,
+ * the message is sent again (at least once, never lost).
  */
 int queue_done(struct queue *q, struct queue_msg *m);
 
 /*
- * queue_defer - save the state (attempts + 1, next_try, reason, rcpt_done
+ * queue_defer - commit m when pending, save the state (attempts + 1, next_try, reason, rcpt_done
  * as set by the caller) atomically, then release m. 0 or -1.
  */
 int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try);

@@ -228,8 +228,12 @@ static int submit_status(enum submit_result r)
 	return EX_SOFTWARE;
 }
 
-/* report_sync - a synchronous attempt's outcome: the exit status, and what the caller reads */
-static int report_sync(const char *id, const struct deliver_report *rep)
+/*
+ * report_sync - a synchronous attempt's outcome: the exit status, and what
+ * the caller reads. queued: the message is durably in the queue now (it
+ * was pending during the attempt, and committed only if not delivered).
+ */
+static int report_sync(const char *id, const struct deliver_report *rep, bool queued)
 {
 	char why[SMTP_TEXT_MAX + 32];
 	deliver_describe(&rep->reason, why, sizeof why);
@@ -244,6 +248,10 @@ static int report_sync(const char *id, const struct deliver_report *rep)
 		else
 			log_error("recipient <%s> refused by the smarthost: %s", rep->refused, why);
 		return EX_NOUSER;
+	}
+	if (rep->deferred > 0 && !queued) {
+		log_error("delivery deferred and the message could not be queued: %s", why);
+		return EX_CANTCREAT;
 	}
 	if (rep->deferred > 0)
 		log_info("delivery deferred, message queued as %s: %s", id, why);
@@ -302,13 +310,15 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 	}
 	if (open_queue(c, &q, true) < 0)
 		return EX_CANTCREAT;
+	enum conf_queue_mode mode = delivery_mode(c, o);
+	/* a sync send tries first: a message delivered at once costs no fsync */
+	req.commit_later = mode == CONF_MODE_SYNC;
 	enum submit_result sr = submit_message(c, &q, &req, &m, err, sizeof err);
 	if (sr != SUBMIT_OK) {
 		log_error("%s", err);
 		queue_close(&q);
 		return submit_status(sr);
 	}
-	enum conf_queue_mode mode = delivery_mode(c, o);
 	int status = EX_OK;
 	if (mode == CONF_MODE_QUEUE) {
 		log_event("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", m.id, m.sender, m.size, m.nrcpt);
@@ -321,12 +331,17 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 		char id[QUEUE_ID_LEN + 1];
 		memcpy(id, m.id, sizeof id);
 		if (d == NULL) {
+			if (queue_keep(&q, &m, err, sizeof err) < 0) {
+				log_error("%s", err);
+				status = EX_CANTCREAT;
+			} else {
+				log_info("message queued as %s (out of memory for delivery)", id);
+			}
 			queue_release(&m);
-			log_info("message queued as %s (out of memory for delivery)", id);
 		} else {
 			deliver_set_last(d);
 			(void)deliver_message(d, &m, DELIVER_BOUNCE_NEVER, &rep);
-			status = report_sync(id, &rep);
+			status = report_sync(id, &rep, queue_holds(&q, id));
 		}
 		deliver_free(d);
 	}

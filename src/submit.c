@@ -173,7 +173,8 @@ static enum submit_result envelope_from_request(const struct conf *c, const stru
 /* spool - write the headers and stream the body into a new queue file */
 static enum submit_result spool(struct queue *q, const struct envelope *env,
 				const struct message_headers *h, struct message_reader *rd,
-				bool body_8bit, struct queue_msg *m, char *err, size_t errlen)
+				const struct submit_request *req, struct queue_msg *m,
+				char *err, size_t errlen)
 {
 	struct queue_new n;
 	char why[512];
@@ -191,7 +192,9 @@ static enum submit_result spool(struct queue *q, const struct envelope *env,
 			return say(SUBMIT_READ_ERROR, err, errlen, "cannot read the message", strerror(e));
 		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot write to the queue", strerror(e));
 	}
-	if (queue_new_commit(q, &n, rd->eightbit || body_8bit, m, why, sizeof why) < 0)
+	bool eightbit = rd->eightbit || req->body_8bit;
+	if ((req->commit_later ? queue_new_finish(q, &n, eightbit, m, why, sizeof why)
+			       : queue_new_commit(q, &n, eightbit, m, why, sizeof why)) < 0)
 		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot queue the message", why);
 	return SUBMIT_OK;
 }
@@ -236,7 +239,7 @@ enum submit_result submit_message(const struct conf *c, struct queue *q,
 				"a line too long or a control character in the sender or -F name");
 	}
 	if (r == SUBMIT_OK)
-		r = spool(q, &env, &h, &rd, req->body_8bit, m, err, errlen);
+		r = spool(q, &env, &h, &rd, req, m, err, errlen);
 	if (have_headers)
 		message_headers_free(&h);
 	message_reader_free(&rd);

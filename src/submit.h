@@ -31,12 +31,14 @@ struct submit_request {
 	const char *full_name;		/* -F */
 	bool body_8bit;			/* -B 8BITMIME */
 	const char *notify, *ret, *envid;	/* DSN, NULL when unset */
+	bool commit_later;		/* sync send: leave m pending (queue_new_finish) */
 };
 
 /*
  * submit_message - read, check and commit one message; on SUBMIT_OK m
- * holds it, committed and still locked (see queue_new_commit). Otherwise
- * err says why in one line and nothing was queued.
+ * holds it, committed (or, with commit_later, pending) and still locked
+ * (see queue_new_commit, queue_new_finish). Otherwise err says why in one
+ * line and nothing was queued.
  */
 enum submit_result submit_message(const struct conf *c, struct queue *q,
 				  const struct submit_request *req, struct queue_msg *m,

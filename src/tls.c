@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,11 +32,14 @@ struct tls {
 	bool peer_eof;		/* recv() saw the end of the stream */
 	bool verify;
 	bool established;	/* handshake done: close_notify is worth sending */
+	bool trust_loaded;	/* CA certificates in the context's store */
+	bool trust_failed;	/* ... could not be loaded: err says why */
 	SSL_CTX *ctx;
 	SSL *ssl;
 	BIO_METHOD *bio_method;
 	const struct tls_cache *cache;
 	struct buf *report;		/* sendmail --check: tls_report after the handshake */
+	char *ca_file;			/* tls_ca_file; NULL: the system's store */
 	char pin[TLS_PIN_LEN + 1];	/* "" when no pin */
 	char key[TLS_KEY_MAX];		/* session cache key, "" without a cache */
 	char err[TLS_ERR_MAX];
@@ -65,6 +69,7 @@ static const char *ssl_reason(char *tmp, size_t len)
 	unsigned long e = ERR_peek_last_error();
 	if (e == 0)
 		return "unknown error";
+	crypto_error_strings();
 	const char *r = ERR_reason_error_string(e);
 	if (r != NULL)
 		return r;
@@ -194,12 +199,12 @@ static void offer_session(struct tls *t)
 }
 
 /* load_trust - CA certificates: the configured file, or the system's hashed directory */
-static int load_trust(struct tls *t, const struct io_tls *cfg, char *err, size_t errlen)
+static int load_trust(struct tls *t, char *err, size_t errlen)
 {
 	char tmp[256];
-	if (cfg->ca_file != NULL && cfg->ca_file[0] != '\0') {
-		if (SSL_CTX_load_verify_locations(t->ctx, cfg->ca_file, NULL) != 1) {
-			set_err(err, errlen, "TLS: cannot load CA file %s: %s", cfg->ca_file,
+	if (t->ca_file != NULL) {
+		if (SSL_CTX_load_verify_locations(t->ctx, t->ca_file, NULL) != 1) {
+			set_err(err, errlen, "TLS: cannot load CA file %s: %s", t->ca_file,
 				ssl_reason(tmp, sizeof tmp));
 			return -1;
 		}
@@ -215,6 +220,45 @@ static int load_trust(struct tls *t, const struct io_tls *cfg, char *err, size_t
 	if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
 		set_err(err, errlen, "TLS: cannot load the system trust store: %s",
 			ssl_reason(tmp, sizeof tmp));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * verify_chain - load the trust store on first need, then verify as OpenSSL
+ * would. A resumed session brings no certificate and never gets here, so a
+ * repeat call skips parsing the CA certificates altogether.
+ */
+static int verify_chain(X509_STORE_CTX *x, void *arg)
+{
+	struct tls *t = arg;
+	if (!t->trust_loaded) {
+		if (load_trust(t, t->err, sizeof t->err) < 0) {
+			t->trust_failed = true;
+			X509_STORE_CTX_set_error(x, X509_V_ERR_UNSPECIFIED);
+			return 0;
+		}
+		t->trust_loaded = true;
+	}
+	return X509_verify_cert(x);
+}
+
+/* check_ca_file - a missing or unreadable tls_ca_file fails before any byte is sent */
+static int check_ca_file(struct tls *t, const struct io_tls *cfg, char *err, size_t errlen)
+{
+	if (cfg->ca_file == NULL || cfg->ca_file[0] == '\0')
+		return 0;
+	int fd = open(cfg->ca_file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		set_err(err, errlen, "TLS: cannot load CA file %s: %s", cfg->ca_file,
+			strerror(errno));
+		return -1;
+	}
+	close(fd);
+	t->ca_file = strdup(cfg->ca_file);
+	if (t->ca_file == NULL) {
+		set_err(err, errlen, "TLS: out of memory");
 		return -1;
 	}
 	return 0;
@@ -272,8 +316,11 @@ static int setup_ctx(struct tls *t, const struct io_tls *cfg, char *err, size_t 
 	/* whole bursts of records per recv() instead of a header and a body each */
 	SSL_CTX_set_read_ahead(t->ctx, 1);
 	SSL_CTX_set_verify(t->ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
-	if (t->verify && load_trust(t, cfg, err, errlen) < 0)
-		return -1;
+	if (t->verify) {
+		if (check_ca_file(t, cfg, err, errlen) < 0)
+			return -1;
+		SSL_CTX_set_cert_verify_callback(t->ctx, verify_chain, t);
+	}
 	if (cfg->cert_file != NULL && cfg->cert_file[0] != '\0' &&
 	    load_client_cert(t, cfg, err, errlen) < 0)
 		return -1;
@@ -341,18 +388,20 @@ struct tls *tls_new(int fd, const struct io_tls *cfg, const char *host, unsigned
 	t->report = cfg->report;
 	const char *name = cfg->servername != NULL && cfg->servername[0] != '\0'
 				   ? cfg->servername : host;
+	crypto_init();
 	ERR_clear_error();
 	if (cfg->fingerprint != NULL && cfg->fingerprint[0] != '\0' &&
 	    parse_pin(t, cfg->fingerprint) < 0) {
 		set_err(err, errlen, "TLS: the fingerprint is not 64 hex digits (SHA-256)");
 		goto fail;
 	}
+	if (setup_ctx(t, cfg, err, errlen) < 0 || setup_ssl(t, name, err, errlen) < 0)
+		goto fail;
+	/* after the context: its digests are fetched then, and the key's SHA-256 reuses them */
 	if (t->cache != NULL && tls_session_key(cfg, host, port, t->key) < 0) {
 		set_err(err, errlen, "TLS: cannot compute the session cache key");
 		goto fail;
 	}
-	if (setup_ctx(t, cfg, err, errlen) < 0 || setup_ssl(t, name, err, errlen) < 0)
-		goto fail;
 	offer_session(t);
 	return t;
 fail:
@@ -395,7 +444,9 @@ static enum tls_result handshake_failure(struct tls *t, int code)
 	char tmp[256];
 	long v = SSL_get_verify_result(t->ssl);
 
-	if (t->verify && v != X509_V_OK)
+	if (t->trust_failed)
+		;	/* err already names the CA file and why */
+	else if (t->verify && v != X509_V_OK)
 		set_err(t->err, sizeof t->err, "TLS: certificate verify failed: %s",
 			X509_verify_cert_error_string(v));
 	else if (code == SSL_ERROR_SYSCALL && errno != 0 && ERR_peek_error() == 0)
@@ -544,6 +595,7 @@ int tls_session_key(const struct io_tls *cfg, const char *host, unsigned port,
 /* tls_check_ciphers - does OpenSSL take list, in a throw-away context? */
 int tls_check_ciphers(const char *list, bool suites)
 {
+	crypto_init();
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL)
 		return -1;
@@ -652,6 +704,7 @@ void tls_free(struct tls *t)
 	}
 	BIO_meth_free(t->bio_method);
 	SSL_CTX_free(t->ctx);
+	free(t->ca_file);
 	ERR_clear_error();
 	wipe_memory(t, sizeof *t);
 	free(t);

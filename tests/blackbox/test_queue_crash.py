@@ -185,3 +185,58 @@ def test_kill9_runner_mid_transfer_keeps_message(smarthost, relay):
     assert split_message(last.data)[1] == big.replace(b"\n", b"\r\n")
     assert "Mail queue is empty" in relay.mailq().out
     assert queue_ids(relay) == []
+
+
+def test_sync_send_is_pending_until_the_250(smarthost, relay):
+    """A sync send tries the smarthost first: while the 250 is held back the
+    message is in tmp/ only (mailq and a queue runner cannot see it); once
+    delivered it never touched q/. Killed before the 250, it accepted
+    nothing (its caller sees the kill, not exit 0) and leaves nothing a
+    runner would send."""
+    h = smarthost(tls="starttls", stall={"data_end": 30})
+    relay.configure(h)
+    msg = head("pending.1@example.com") + LINE * 10
+
+    def start():
+        p = subprocess.Popen([sendmail_path(), "-C", relay.conf, "-odi", "-i",
+                              RCPT], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=env_for(relay))
+        p.stdin.write(msg)
+        p.stdin.close()
+        n = len(h.messages)
+        deadline = time.monotonic() + 30
+        while len(h.messages) == n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(h.messages) == n + 1, "the data never arrived"
+        return p
+
+    # held back: invisible, and a concurrent runner sends nothing
+    p = start()
+    try:
+        assert queue_ids(relay) == []
+        assert len(os.listdir(relay.spool / "tmp")) == 1
+        assert "Mail queue is empty" in relay.mailq().out
+        f = relay.flush(timeout=30)
+        assert f.rc == 0, f
+        assert len(h.messages) == 1
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+    assert p.returncode == -signal.SIGKILL
+    assert queue_ids(relay) == []
+    assert relay.flush(timeout=30).rc == 0
+    assert len(h.messages) == 1         # nothing queued behind the caller's back
+    leftover = sorted(os.listdir(relay.spool / "tmp"))  # the spool's to clean
+    assert len(leftover) == 1
+
+    # released: exit 0 with the 250, and the spool is as before
+    h.opts["stall"] = None
+    r = relay.run(["-odi", "-i", RCPT], input=msg)
+    assert r.rc == 0, r
+    assert len(h.messages) == 2
+    assert queue_ids(relay) == []
+    assert sorted(os.listdir(relay.spool / "tmp")) == leftover

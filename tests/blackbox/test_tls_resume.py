@@ -35,3 +35,28 @@ def test_session_not_offered_under_other_verification_settings(smarthost, relay,
     r = relay.run(["-v", "-i", "bob@example.org"], input=message())
     assert len(h.messages) == 1, r      # the wrong pin refuses the server
     assert all("resumed" not in l for l in r.err.splitlines()), r.err
+
+
+def test_resumed_session_reads_no_ca_file_full_handshake_does(smarthost, relay, tmp_path):
+    """The CA certificates are parsed only when a certificate chain arrives:
+    a resumed session never needs them. With the CA file's content replaced
+    by garbage, a resumed send still goes through; once the saved session is
+    gone, the full handshake names the broken file and the message waits."""
+    h = smarthost(tls="starttls")
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(open(relay.certs.ca, "rb").read())
+    relay.configure(h, smarthost={"tls_ca_file": str(ca)})
+    send_verbose(relay)
+    ca.write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n"
+                   b"-----END CERTIFICATE-----\n")
+    second = send_verbose(relay)
+    assert len(second) == 1 and "resumed" in second[0], second
+    assert len(h.messages) == 2
+    for entry in (relay.spool / "tls").iterdir():
+        entry.unlink()
+    r = relay.run(["-i", "bob@example.org"], input=message())
+    assert r.rc == 0, r                 # a temporary failure: queued
+    assert len(h.messages) == 2
+    lines = [l for l in r.err.splitlines() if "cannot load CA file" in l]
+    assert lines and str(ca) in lines[0], r.err
+    assert len(os.listdir(relay.spool / "q")) == 1

@@ -442,6 +442,116 @@ static void test_fail_moves(void **state)
 	assert_int_equal(count_entries(f, "failed"), 2);
 }
 
+/* finish_one - write a message and leave it pending in tmp/ (queue_new_finish) */
+static void finish_one(struct fixture *f, struct queue_msg *m)
+{
+	struct envelope e;
+	struct queue_new n;
+	char err[256];
+	make_env(&e, "alice@example.com");
+	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_write(&n, data, sizeof(data) - 1), 0);
+	assert_int_equal(queue_new_finish(&f->q, &n, true, m, err, sizeof(err)), 0);
+	assert_true(m->pending);
+	assert_true(m->locked);
+	assert_true(m->eightbit);
+	assert_int_equal(m->nrcpt, 2);
+}
+
+/* test_pending_invisible_then_done - a pending message is in tmp/ only; done removes it */
+static void test_pending_invisible_then_done(void **state)
+{
+	struct fixture *f = *state;
+	struct queue_msg m;
+	char ids[8][QUEUE_ID_LEN + 1], id[QUEUE_ID_LEN + 1], body[256];
+	finish_one(f, &m);
+	memcpy(id, m.id, sizeof(id));
+	read_data(&m, body, sizeof(body));
+	assert_string_equal(body, data);
+	assert_true(exists(f, "tmp", id));
+	assert_int_equal(count_entries(f, "q"), 0);
+	assert_false(queue_holds(&f->q, id));
+	memset(ids, 0, sizeof(ids));
+	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
+	assert_int_equal(ids[0][0], '\0');	/* no runner can see it */
+	/* its writer is alive and holds the lock: the tmp/ cleaner leaves it */
+	queue_clean_tmp(&f->q, -3600);
+	assert_true(exists(f, "tmp", id));
+	assert_int_equal(queue_done(&f->q, &m), 0);
+	assert_int_equal(m.fd, -1);
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_int_equal(count_entries(f, "q"), 0);
+	assert_false(queue_holds(&f->q, id));
+}
+
+/* test_pending_defer_commits - a deferred pending message becomes an ordinary queued one */
+static void test_pending_defer_commits(void **state)
+{
+	struct fixture *f = *state;
+	struct queue_msg m;
+	char err[256], id[QUEUE_ID_LEN + 1];
+	finish_one(f, &m);
+	memcpy(id, m.id, sizeof(id));
+	assert_int_equal(queue_defer(&f->q, &m, "421 4.3.2 busy", 5000), 0);
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_true(exists(f, "q", id));
+	assert_true(exists(f, "s", id));
+	assert_true(queue_holds(&f->q, id));
+	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
+	assert_false(m.pending);
+	assert_true(m.eightbit);
+	assert_int_equal(m.attempts, 1);
+	assert_string_equal(m.last_error, "421 4.3.2 busy");
+	assert_int_equal(queue_done(&f->q, &m), 0);
+	assert_int_equal(count_entries(f, "q"), 0);
+	assert_int_equal(count_entries(f, "s"), 0);
+}
+
+/* test_pending_fail_commits - a refused pending message is kept in failed/ */
+static void test_pending_fail_commits(void **state)
+{
+	struct fixture *f = *state;
+	struct queue_msg m;
+	char id[QUEUE_ID_LEN + 1];
+	finish_one(f, &m);
+	memcpy(id, m.id, sizeof(id));
+	assert_int_equal(queue_fail(&f->q, &m, "554 5.7.1 no"), 0);
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	assert_int_equal(count_entries(f, "q"), 0);
+	assert_true(exists(f, "failed", id));
+	assert_true(queue_holds(&f->q, id));
+}
+
+/* test_pending_keep_failure - a commit that fails removes the temp file and says which step */
+static void test_pending_keep_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct queue_msg m;
+	char err[256], id[QUEUE_ID_LEN + 1];
+	finish_one(f, &m);
+	memcpy(id, m.id, sizeof(id));
+	/* the message already under that name in q/: the no-replace rename refuses */
+	char path[512];
+	int n = snprintf(path, sizeof(path), "%s/q/%s", f->dir, id);
+	assert_true(n > 0 && (size_t)n < sizeof(path));
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(queue_keep(&f->q, &m, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "cannot queue the message (rename into q/)"));
+	assert_int_equal(m.fd, -1);
+	assert_false(m.pending);
+	assert_int_equal(count_entries(f, "tmp"), 0);
+	/* a committed message needs nothing */
+	struct envelope e;
+	make_env(&e, "alice@example.com");
+	commit_one(f, &e, 1000, false, &m);
+	assert_false(m.pending);
+	assert_int_equal(queue_keep(&f->q, &m, err, sizeof(err)), 0);
+	assert_int_equal(m.fd >= 0, 1);
+	queue_release(&m);
+}
+
 /* test_open_fresh_spool - without create, an empty spool dir lists nothing */
 static void test_open_fresh_spool(void **state)
 {
@@ -657,6 +767,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock_checks_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defer_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_invisible_then_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_defer_commits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_fail_commits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pending_keep_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test(test_open_fresh_spool),

@@ -509,6 +509,45 @@ static int body_put(struct body_out *b, int c)
 	return 0;
 }
 
+/*
+ * copy_run - the content bytes from the next one (known not to end a line)
+ * up to the line's end or the end of what was read, into b at once; the
+ * same result as body_put byte by byte, at memcpy speed.
+ */
+static int copy_run(struct message_reader *r, struct body_out *b)
+{
+	const unsigned char *p = (const unsigned char *)r->in + r->in_pos;
+	size_t avail = r->in_len - r->in_pos, n = 0;
+	unsigned char any = 0;
+	while (n < avail && p[n] != '\r' && p[n] != '\n')
+		any |= p[n++];
+	if (any & 0x80)
+		r->eightbit = true;
+	r->in_pos += n;
+	r->at_line_start = false;
+	while (n > 0) {
+		if (b->col == MESSAGE_LINE_MAX) {
+			int rc = body_put(b, -1);
+			if (rc != 0)
+				return rc;
+		}
+		size_t k = MESSAGE_LINE_MAX - b->col;
+		if (k > n)
+			k = n;
+		if (b->len + k > sizeof b->buf) {
+			int rc = body_flush(b);
+			if (rc != 0)
+				return rc;
+		}
+		memcpy(b->buf + b->len, p, k);
+		b->len += k;
+		b->col += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
 /* body_loop - normalize the input into b until its end or the lone dot */
 static int body_loop(struct message_reader *r, struct body_out *b)
 {
@@ -524,6 +563,12 @@ static int body_loop(struct message_reader *r, struct body_out *b)
 			return b->col > 0 ? body_put(b, -1) : 0;
 		}
 		bool line_start = r->at_line_start;
+		if (s != SYM_EOL && !held_dot && !(line_start && s == '.' && r->dot_ends)) {
+			int rc = copy_run(r, b);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
 		reader_take(r, s);
 		int rc = 0;
 		if (s == SYM_EOL) {
@@ -537,10 +582,8 @@ static int body_loop(struct message_reader *r, struct body_out *b)
 			rc = body_put(b, '.');
 			if (rc == 0)
 				rc = body_put(b, s);
-		} else if (line_start && s == '.' && r->dot_ends) {
-			held_dot = true;
 		} else {
-			rc = body_put(b, s);
+			held_dot = true;	/* a line starting with "." and dot_ends */
 		}
 		if (rc != 0)
 			return rc;

@@ -341,7 +341,7 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 		} else {
 			deliver_set_last(d);
 			(void)deliver_message(d, &m, DELIVER_BOUNCE_NEVER, &rep);
-			status = report_sync(id, &rep, queue_holds(&q, id));
+			status = report_sync(id, &rep, rep.deferred > 0 && queue_holds(&q, id));
 		}
 		deliver_free(d);
 	}

@@ -36,9 +36,9 @@ UNIT_envelope = envelope rfc5322 conf conf_check tls crypto log buf
 UNIT_message  = message message_complete rfc5322 buf
 UNIT_crypto   = crypto buf
 UNIT_auth     = auth crypto buf
-UNIT_smtp     = smtp reply auth io tls crypto log conf conf_check buf
+UNIT_smtp     = smtp smtp_tx reply auth io tls crypto log conf conf_check buf
 UNIT_queue    = queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
-UNIT_dsn      = dsn message message_complete queue queue_file envelope rfc5322 smtp reply auth io tls crypto conf conf_check log buf
+UNIT_dsn      = dsn message message_complete queue queue_file envelope rfc5322 smtp smtp_tx reply auth io tls crypto conf conf_check log buf
 UNIT_log      = log buf
 UNIT_io       = io tls crypto log buf
 UNIT_options  = options conf conf_check tls crypto log buf
@@ -74,7 +74,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(addprefix $(BUILD)/,$$(addsuffix .
 # fuzz targets: tests/fuzz/fuzz_NAME.c links with the modules listed here
 FUZZ_rfc5322 = rfc5322
 FUZZ_message = message message_complete rfc5322 buf
-FUZZ_reply   = smtp reply auth io tls crypto log conf conf_check buf
+FUZZ_reply   = smtp smtp_tx reply auth io tls crypto log conf conf_check buf
 FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
 # fuzz_bs links bs.c, which needs every module but main (only the parser is called)
 FUZZ_bs      = $(filter-out main,$(patsubst src/%.c,%,$(wildcard src/*.c)))

@@ -458,7 +458,7 @@ def w4(ctx, n):
 def w5(ctx, n):
     chk = Checker("W5")
     raw = {lab: {"enqueue_wall": [], "enqueue_cpu": [], "drain_wall": [],
-                 "drain_cpu": [], "connections": []}
+                 "drain_cpu": [], "connections": [], "round_trips": []}
            for lab in ("OUR", "MSMTP")}
     count = n["n5"]
     msg = ctx.message(2048)
@@ -497,6 +497,8 @@ def w5(ctx, n):
                 d["drain_wall"].append(r.wall)
                 d["drain_cpu"].append(r.cpu)
                 d["connections"].append(len(proxy.since(mark)))
+                d["round_trips"].append(sum(c.round_trips
+                                            for c in proxy.since(mark)))
                 ctx.log("  W5 %s rep %d: drained %d in %.2f s over %d "
                         "connections" % (prog.label, rep, count, r.wall,
                                          d["connections"][-1]))
@@ -513,6 +515,9 @@ def w5(ctx, n):
                med(m["drain_cpu"])),
         metric("W5 connections used by the drain", "",
                med(o["connections"]), med(m["connections"])),
+        metric("W5 round trips per message in the drain", "",
+               med(o["round_trips"]) and med(o["round_trips"]) / count,
+               med(m["round_trips"]) and med(m["round_trips"]) / count),
     ]
     return {"metrics": metrics, "raw": raw, "failures": chk.failures}
 

@@ -30,6 +30,7 @@ struct deliver {
 	bool have_secret;
 	struct tlscache tls;		/* sessions saved in the spool: resumed, not renegotiated */
 	bool last;			/* the next message is the session's last */
+	struct flight *open;		/* queue runs: the message whose transaction is open */
 	char relay[300];		/* host[address]:port of the last session, for the log */
 };
 
@@ -241,32 +242,24 @@ static void attempt_free(struct attempt *a)
 	free(a->verdict);
 }
 
-/*
- * transact - one SMTP transaction for the recipients in a; fills each
- * recipient's verdict and reply. A transaction that failed as a whole
- * gives every recipient its verdict, except those already refused for
- * good one by one.
- */
-static void transact(struct deliver *d, const struct queue_msg *m, struct attempt *a,
-		     struct smtp_reply *tx)
+/* message_of - the SMTP transaction for m's recipients still to do (a) */
+static struct smtp_message message_of(const struct queue_msg *m, const struct attempt *a)
 {
-	struct smtp_result res = { .rcpt = a->reply };
-	enum smtp_verdict v;
-	struct smtp_session *s = session(d, tx);
-	if (s == NULL) {
-		v = SMTP_TEMP;
-	} else {
-		struct smtp_message msg = {
-			.sender = m->sender, .rcpt = a->addr, .nrcpt = a->n,
-			.size = m->size, .eightbit = m->eightbit,
-			.notify = m->notify, .ret = m->ret, .envid = m->envid,
-			.data_fd = m->fd, .data_off = m->data_off, .last = d->last,
-		};
-		v = smtp_send(s, &msg, &res);
-		*tx = res.tx;
-		if (res.session_lost || d->last || (v != SMTP_OK && smtp_reset(s) < 0))
-			drop_session(d);
-	}
+	return (struct smtp_message){
+		.sender = m->sender, .rcpt = a->addr, .nrcpt = a->n,
+		.size = m->size, .eightbit = m->eightbit,
+		.notify = m->notify, .ret = m->ret, .envid = m->envid,
+		.data_fd = m->fd, .data_off = m->data_off,
+	};
+}
+
+/*
+ * judge - each recipient's verdict: its own reply when the transaction
+ * went through, else the transaction's (v, tx), except for those already
+ * refused for good one by one
+ */
+static void judge(struct attempt *a, enum smtp_verdict v, const struct smtp_reply *tx)
+{
 	for (size_t j = 0; j < a->n; j++) {
 		enum smtp_verdict own = smtp_reply_verdict(&a->reply[j]);
 		if (v == SMTP_OK) {
@@ -279,6 +272,29 @@ static void transact(struct deliver *d, const struct queue_msg *m, struct attemp
 			a->tx_refused = a->tx_refused || v == SMTP_PERM;
 		}
 	}
+}
+
+/*
+ * transact - one SMTP transaction for the recipients in a, to its end;
+ * fills each recipient's verdict and reply (see judge).
+ */
+static void transact(struct deliver *d, const struct queue_msg *m, struct attempt *a,
+		     struct smtp_reply *tx)
+{
+	struct smtp_result res = { .rcpt = a->reply };
+	enum smtp_verdict v;
+	struct smtp_session *s = session(d, tx);
+	if (s == NULL) {
+		v = SMTP_TEMP;
+	} else {
+		struct smtp_message msg = message_of(m, a);
+		msg.last = d->last;
+		v = smtp_send(s, &msg, &res);
+		*tx = res.tx;
+		if (res.session_lost || d->last || (v != SMTP_OK && smtp_reset(s) < 0))
+			drop_session(d);
+	}
+	judge(a, v, tx);
 }
 
 /* bounce_rejected - queue a DSN for the recipients refused in this attempt */
@@ -382,32 +398,150 @@ static int settle(struct deliver *d, struct queue_msg *m, const struct deliver_r
 	return queue_done(d->queue, m);
 }
 
+/*
+ * conclude - after the attempt a at m (judged, tx the deciding reply): log
+ * it, count it into rep, bounce what was refused, record m's fate (m is
+ * released, a freed)
+ */
+static int conclude(struct deliver *d, struct queue_msg *m, struct attempt *a,
+		    const struct smtp_reply *tx, enum deliver_bounce bounce,
+		    struct deliver_report *rep)
+{
+	memset(rep, 0, sizeof *rep);
+	if (a->n > 0)
+		log_attempt(d, m, a, tx);
+	tally(m, a, tx, rep);
+	bool everyone_refused = rep->sent == 0 && rep->deferred == 0;
+	if (rep->rejected > 0 && (bounce == DELIVER_BOUNCE_ALWAYS ||
+				  (bounce == DELIVER_BOUNCE_PARTIAL && !everyone_refused)))
+		bounce_rejected(d, m, a);
+	attempt_free(a);
+	return settle(d, m, rep);
+}
+
 /* deliver_message - one attempt at m, then its fate recorded */
 int deliver_message(struct deliver *d, struct queue_msg *m, enum deliver_bounce bounce,
 		    struct deliver_report *rep)
 {
 	struct attempt a;
 	struct smtp_reply tx;
-	memset(rep, 0, sizeof *rep);
 	memset(&tx, 0, sizeof tx);
 	if (attempt_alloc(&a, m) < 0) {
 		attempt_free(&a);
+		memset(rep, 0, sizeof *rep);
 		set_reply(&rep->reason, 0, "", "out of memory");
 		rep->deferred = 1;
 		queue_release(m);	/* still queued, untouched */
 		return 0;
 	}
-	if (a.n > 0) {
+	if (a.n > 0)
 		transact(d, m, &a, &tx);
-		log_attempt(d, m, &a, &tx);
+	return conclude(d, m, &a, &tx, bounce, rep);
+}
+
+/* what one queue walk did */
+struct run {
+	int left;		/* messages that left the queue (sent or bounced) */
+	bool bounced;		/* a bounce to a sender was queued */
+};
+
+/*
+ * flight - one message of a queue run on its way. Its transaction may be
+ * left open on the session while the next message's goes out behind it;
+ * msg and res are what the session reads and fills meanwhile.
+ */
+struct flight {
+	struct queue_msg m;		/* locked; released when it lands */
+	struct attempt a;
+	struct smtp_message msg;
+	struct smtp_result res;
+	struct run *run;		/* where its outcome is counted */
+};
+
+/* land - f's transaction is decided (v, tx): judge, conclude, count; f freed */
+static void land(struct deliver *d, struct flight *f, enum smtp_verdict v,
+		 const struct smtp_reply *tx)
+{
+	struct deliver_report rep;
+	judge(&f->a, v, tx);
+	if (conclude(d, &f->m, &f->a, tx, DELIVER_BOUNCE_ALWAYS, &rep) == 0) {
+		f->run->left += rep.deferred == 0;
+		f->run->bounced = f->run->bounced || (rep.rejected > 0 && rep.deferred == 0);
 	}
-	tally(m, &a, &tx, rep);
-	bool everyone_refused = rep->sent == 0 && rep->deferred == 0;
-	if (rep->rejected > 0 && (bounce == DELIVER_BOUNCE_ALWAYS ||
-				  (bounce == DELIVER_BOUNCE_PARTIAL && !everyone_refused)))
-		bounce_rejected(d, m, &a);
-	attempt_free(&a);
-	return settle(d, m, rep);
+	free(f);
+}
+
+/*
+ * take_off - start f's transaction over the run's session, behind the one
+ * still open (whose data goes out in the same write as f's envelope);
+ * then land whatever got decided: the open one, and f unless it is left
+ * open in its turn (d->open).
+ */
+static void take_off(struct deliver *d, struct flight *f)
+{
+	struct flight *prev = d->open;
+	struct smtp_session *s = session(d, &f->res.tx);
+	d->open = NULL;
+	if (s == NULL) {	/* never with prev: an open transaction keeps its session */
+		land(d, f, SMTP_TEMP, &f->res.tx);
+		return;
+	}
+	enum smtp_verdict v = smtp_send(s, &f->msg, &f->res);
+	if (prev != NULL && prev->res.open)
+		d->open = prev;		/* f was refused before MAIL: nothing went out */
+	else if (prev != NULL)
+		land(d, prev, prev->res.verdict, &prev->res.tx);
+	if (f->res.open) {
+		d->open = f;
+		return;
+	}
+	if (f->res.untried) {
+		/* the session died before f's turn: f is as it was, a new session tries it */
+		drop_session(d);
+		take_off(d, f);
+		return;
+	}
+	if (f->res.session_lost || (v != SMTP_OK && smtp_reset(s) < 0))
+		drop_session(d);
+	land(d, f, v, &f->res.tx);
+}
+
+/* land_open - the walk is over: finish the transaction still open and land it */
+static void land_open(struct deliver *d)
+{
+	struct flight *f = d->open;
+	if (f == NULL)
+		return;
+	d->open = NULL;
+	enum smtp_verdict v = smtp_finish(d->session);
+	if (f->res.session_lost)
+		drop_session(d);
+	land(d, f, v, &f->res.tx);
+}
+
+/* fly - queue runs: the locked m on its way (pipelined); m is taken over */
+static void fly(struct deliver *d, struct queue_msg *m, struct run *run)
+{
+	struct flight *f = calloc(1, sizeof *f);
+	if (f == NULL) {
+		queue_release(m);	/* still queued, untouched */
+		return;
+	}
+	f->m = *m;
+	f->run = run;
+	if (attempt_alloc(&f->a, &f->m) < 0) {
+		attempt_free(&f->a);
+		queue_release(&f->m);
+		free(f);
+		return;
+	}
+	f->msg = message_of(&f->m, &f->a);
+	f->msg.more = true;
+	f->res.rcpt = f->a.reply;
+	if (f->a.n == 0)
+		land(d, f, SMTP_OK, &f->res.tx);	/* nothing left to send: done */
+	else
+		take_off(d, f);
 }
 
 /* expire - m outlived max_age: bounce every recipient left, move to failed/ */
@@ -476,35 +610,32 @@ static bool selected(const struct deliver_select *sel, const struct queue_msg *m
 	return false;
 }
 
-/* run_one - lock, select, expire or deliver one message; 1 when it left the queue */
-static int run_one(struct deliver *d, const struct deliver_select *sel, const char *id,
-		   bool *bounced)
+/* run_one - lock, select, expire or send one message; the outcome counted in run */
+static void run_one(struct deliver *d, const struct deliver_select *sel, const char *id,
+		    struct run *run)
 {
 	struct queue_msg m;
-	struct deliver_report rep;
 	char err[512];
 	enum queue_lock_result lr = queue_lock(d->queue, id, &m, err, sizeof err);
 	if (lr == QUEUE_ERROR)
 		log_event("%s: cannot read queue file: %s", id, err);
 	if (lr != QUEUE_LOCKED)
-		return 0;
+		return;
 	time_t now = time(NULL);
 	if (!selected(sel, &m)) {
 		queue_release(&m);
-		return 0;
+		return;
 	}
 	if (d->conf->queue.max_age > 0 && now - m.arrival > (time_t)d->conf->queue.max_age) {
-		*bounced = *bounced || m.sender[0] != '\0';
-		return expire(d, &m) == 0;
+		run->bounced = run->bounced || m.sender[0] != '\0';
+		run->left += expire(d, &m) == 0;
+		return;
 	}
 	if (!sel->force && m.next_try > now) {
 		queue_release(&m);
-		return 0;
+		return;
 	}
-	if (deliver_message(d, &m, DELIVER_BOUNCE_ALWAYS, &rep) < 0)
-		return 0;
-	*bounced = *bounced || (rep.rejected > 0 && rep.deferred == 0);
-	return rep.deferred == 0;
+	fly(d, &m, run);
 }
 
 /* seen - was id in the first round's list? */
@@ -520,26 +651,26 @@ static bool seen(const struct idlist *l, const char *id)
 int deliver_queue(struct deliver *d, const struct deliver_select *sel)
 {
 	struct idlist first = { 0 }, again = { 0 };
-	bool bounced = false;
-	int left = 0;
+	struct run run = { 0 }, bounces = { 0 };
 	queue_clean_tmp(d->queue, 24 * 3600);
 	if (queue_walk(d->queue, collect, &first) < 0) {
 		free(first.id);
 		return -1;
 	}
 	for (size_t i = 0; i < first.n; i++)
-		left += run_one(d, sel, first.id[i], &bounced);
+		run_one(d, sel, first.id[i], &run);
+	land_open(d);
 	/* a second look for the bounces this run queued, and only for them */
-	if (bounced && sel->id == NULL && sel->domain == NULL &&
+	if (run.bounced && sel->id == NULL && sel->domain == NULL &&
 	    queue_walk(d->queue, collect, &again) == 0) {
-		bool more = false;
 		for (size_t i = 0; i < again.n; i++)
 			if (!seen(&first, again.id[i]))
-				left += run_one(d, sel, again.id[i], &more);
+				run_one(d, sel, again.id[i], &bounces);
+		land_open(d);
 	}
 	free(first.id);
 	free(again.id);
-	return left;
+	return run.left + bounces.left;
 }
 
 /* deliver_in_background - -odb: a detached child delivers m, then the due rest */

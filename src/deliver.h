@@ -3,8 +3,11 @@
  * outcome -> queue state, log line, bounce.
  *
  * One struct deliver holds at most one session with the smarthost, opened
- * on first need and kept for the following messages (RSET between them);
- * reconnecting only when the smarthost dropped it. The secret is fetched
+ * on first need and kept for the following messages (RSET after a failed
+ * one); reconnecting only when the smarthost dropped it. In a queue run
+ * each message's envelope is pipelined behind the previous one's data
+ * (smtp_send, smtp_message.more); its fate is still recorded only once its
+ * own reply is in. The secret is fetched
  * once, when the first session is opened, and wiped when the deliverer is
  * freed.
  */
@@ -70,7 +73,10 @@ struct deliver_select {
 /*
  * deliver_queue - one queue run: every selected message that is due and
  * not locked by another runner, over as few connections as possible;
- * expired messages (max_age) bounce. Result: number of messages that
+ * expired messages (max_age) bounce. Each message is locked before any of
+ * its commands is sent; one left untried by a session lost behind the
+ * previous message is sent again over a new session, with no attempt
+ * counted. Result: number of messages that
  * left the queue (sent or bounced), or -1 when the queue could not be
  * read.
  */

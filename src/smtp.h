@@ -6,11 +6,16 @@
  * neither TLS nor AUTH is needed), STARTTLS when configured (never a
  * fallback to clear text; data pipelined ahead of the handshake aborts the
  * session), EHLO again, AUTH. Then any number of transactions (RSET
- * between them), then QUIT. Every reply is parsed into a struct smtp_reply
- * and judged by smtp_reply_verdict alone.
+ * after a failed one), then QUIT. With PIPELINING, a queue run pipelines
+ * one transaction into the next (RFC 2920): the next MAIL, RCPT and DATA
+ * (or BDAT) go in the same write as the previous message's data, before
+ * its end-of-data reply is read (smtp_message.more, smtp_finish). Every
+ * reply is parsed into a struct smtp_reply and judged by
+ * smtp_reply_verdict alone.
  *
  * The pure functions (reply parsing and assembly, EHLO keywords,
- * dot-stuffing, wire-safety checks) are implemented in reply.c.
+ * dot-stuffing, wire-safety checks) are implemented in reply.c; the
+ * session (set-up, the wire, replies) in smtp.c; transactions in smtp_tx.c.
  */
 #ifndef RELAYMAIL_SMTP_H
 #define RELAYMAIL_SMTP_H
@@ -148,6 +153,7 @@ struct smtp_message {
 	int data_fd;			/* canonical CRLF data from data_off to EOF */
 	off_t data_off;
 	bool last;			/* no transaction follows: QUIT goes with the data */
+	bool more;			/* another may follow: leave this one open (never with last) */
 };
 
 struct smtp_result {
@@ -155,6 +161,9 @@ struct smtp_result {
 	struct smtp_reply tx;		/* MAIL, DATA or end-of-data reply that decided
 					 * the transaction; the final 250 on success */
 	bool session_lost;		/* the connection is no longer usable */
+	bool open;			/* undecided yet: see smtp_send, m->more */
+	bool untried;			/* never judged: the session died before its turn */
+	enum smtp_verdict verdict;	/* once decided (not open): the transaction's verdict */
 };
 
 /*
@@ -162,17 +171,49 @@ struct smtp_result {
  * pipelined in one write when PIPELINING is offered; BDAT with CHUNKING),
  * the data dot-stuffed from data_fd, end of data. A message larger than
  * size_max is refused before MAIL (tx: 552-like, code 552 from us, text
- * says so). Result: the verdict of the transaction as a whole: SMTP_OK
- * when the end of data got 250 (some recipients may still have got 5xx or
- * 4xx: see res->rcpt), else SMTP_TEMP or SMTP_PERM with res->tx saying why.
+ * says so). Result: the verdict of the transaction as a whole (also kept
+ * in res->verdict): SMTP_OK when the end of data got 250 (some recipients
+ * may still have got 5xx or 4xx: see res->rcpt), else SMTP_TEMP or
+ * SMTP_PERM with res->tx saying why.
+ *
+ * Pipelining from one transaction into the next (PIPELINING offered, and
+ * m->more): the transaction may be left open (res->open; the result
+ * returned means nothing then), at the point where the next one's
+ * commands can follow it: after the 354 to DATA (its data then goes out
+ * in the next write), or with BDAT everything written and every reply
+ * still to come. m, its recipients, data_fd and res must then stay as
+ * they are until it is decided: by the next smtp_send that reaches the
+ * wire (its data, then the new MAIL, RCPT and DATA or BDAT in one write;
+ * then the open one's replies are read, then the new one's) or by
+ * smtp_finish. When that happens res->open turns false and res->verdict
+ * holds the outcome. If the session dies before the open one's replies
+ * are in, the new transaction gets res->untried (and session_lost): no
+ * reply to it was ever read, so it may be tried again on a new session as
+ * if never tried. A message refused before MAIL (check above) leaves the
+ * open transaction open.
  */
 enum smtp_verdict smtp_send(struct smtp_session *s, const struct smtp_message *m,
 			    struct smtp_result *res);
 
-/* smtp_reset - RSET between transactions; 0, or -1 if the session is lost */
+/*
+ * smtp_finish - decide the open transaction, if any: its data when it
+ * still owes it, then its replies. Result: its verdict (in its res too);
+ * SMTP_OK when nothing was open.
+ */
+enum smtp_verdict smtp_finish(struct smtp_session *s);
+
+/*
+ * smtp_reset - RSET after a failed transaction; 0, or -1 if the session
+ * is lost. Nothing is sent (0) while a transaction is open: the failure
+ * was then a refusal before MAIL, which put nothing on the wire.
+ */
 int smtp_reset(struct smtp_session *s);
 
-/* smtp_close - QUIT (without waiting long for 221) and free */
+/*
+ * smtp_close - QUIT (without waiting long for 221) and free. With a
+ * transaction still open, no QUIT: the connection is just closed, and the
+ * server discards the unfinished message.
+ */
 void smtp_close(struct smtp_session *s);
 
 #endif

@@ -542,6 +542,99 @@ static void test_send(void **state)
 		run_session(&send_cases[i]);
 }
 
+/*
+ * Two transactions pipelined one into the other (m->more): the script
+ * proves the order, since the server answers the first end of data only
+ * once it has read the second MAIL. Then smtp_finish decides the second.
+ */
+struct flush_case {
+	const char *name;
+	const char *script[SCRIPT_MAX];
+	bool open1;			/* first left open by its smtp_send */
+	enum smtp_verdict v1, v2;	/* verdicts once decided */
+	int code1, code2;		/* their deciding reply codes */
+	bool untried2;			/* the second never judged */
+};
+
+#define EHLO_CHUNK GREET, "S:250-mx.example", "S:250-PIPELINING", "S:250 CHUNKING"
+#define ENV(n) "C:MAIL FROM:<me@example.com> SIZE=" n, "C:RCPT TO:<a@x>", "C:DATA"
+
+static const struct flush_case flush_cases[] = {
+	{ "DATA: next envelope behind the data", .script = { EHLO_PIPE,
+		ENV("3"), "S:250 ok", "S:250 ok", "S:354 go",
+		"C:x", "C:.", ENV("3"), "S:250 first", "S:250 ok", "S:250 ok", "S:354 go",
+		"C:x", "C:.", "S:250 second" },
+	  .open1 = true, .v1 = SMTP_OK, .v2 = SMTP_OK, .code1 = 250, .code2 = 250 },
+	{ "DATA: 554 to the first, the next MAIL is fresh", .script = { EHLO_PIPE,
+		ENV("3"), "S:250 ok", "S:250 ok", "S:354 go",
+		"C:x", "C:.", ENV("3"), "S:554 5.7.1 spam", "S:250 ok", "S:250 ok", "S:354 go",
+		"C:x", "C:.", "S:250 second" },
+	  .open1 = true, .v1 = SMTP_PERM, .v2 = SMTP_OK, .code1 = 554, .code2 = 250 },
+	{ "DATA: 421 to the first, the second untried", .script = { EHLO_PIPE,
+		ENV("3"), "S:250 ok", "S:250 ok", "S:354 go",
+		"C:x", "C:.", ENV("3"), "S:421 4.3.2 bye", "E:" },
+	  .open1 = true, .v1 = SMTP_TEMP, .v2 = SMTP_TEMP, .code1 = 421, .code2 = 0,
+	  .untried2 = true },
+	{ "BDAT: next envelope and chunk behind the first", .script = { EHLO_CHUNK,
+		"C:MAIL FROM:<me@example.com>", "C:RCPT TO:<a@x>", "C:BDAT 3 LAST", "C:x",
+		"C:MAIL FROM:<me@example.com>", "C:RCPT TO:<a@x>", "C:BDAT 3 LAST", "C:x",
+		"S:250 ok", "S:250 ok", "S:250 first", "S:250 ok", "S:250 ok", "S:250 second" },
+	  .open1 = true, .v1 = SMTP_OK, .v2 = SMTP_OK, .code1 = 250, .code2 = 250 },
+	{ "no PIPELINING: nothing held", .script = { EHLO_PLAIN,
+		"C:MAIL FROM:<me@example.com> SIZE=3", "S:250 ok", "C:RCPT TO:<a@x>", "S:250 ok",
+		"C:DATA", "S:354 go", "C:x", "C:.", "S:250 first",
+		"C:MAIL FROM:<me@example.com> SIZE=3", "S:250 ok", "C:RCPT TO:<a@x>", "S:250 ok",
+		"C:DATA", "S:354 go", "C:x", "C:.", "S:250 second" },
+	  .v1 = SMTP_OK, .v2 = SMTP_OK, .code1 = 250, .code2 = 250 },
+};
+
+/* test_flush - transactions pipelined into each other, as a queue run sends them */
+static void test_flush(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N(flush_cases); i++) {
+		const struct flush_case *c = &flush_cases[i];
+		struct conf conf;
+		struct smtp_reply why, rr1[1], rr2[1];
+		const char *rcpt[] = { "a@x" };
+		unsigned port;
+		int status;
+		memset(&conf, 0, sizeof conf);
+		conf.smarthost.helo = "client.example";
+		conf.smarthost.timeout = 5;
+		print_message("flush: %s\n", c->name);
+		pid_t pid = start_server(c->script, &port);
+		struct smtp_config cfg = { .host = "127.0.0.1", .port = port, .tls = CONF_TLS_NONE,
+					   .conf = &conf, .mechanism = CONF_MECH_NONE };
+		struct smtp_session *s = smtp_open(&cfg, &why);
+		assert_non_null(s);
+		struct smtp_result r1 = { .rcpt = rr1 }, r2 = { .rcpt = rr2 };
+		struct smtp_message m1 = { .sender = "me@example.com", .rcpt = rcpt, .nrcpt = 1,
+					   .size = 3, .data_fd = data_file("x\r\n"), .more = true };
+		struct smtp_message m2 = m1;
+		m2.data_fd = data_file("x\r\n");
+		(void)smtp_send(s, &m1, &r1);
+		assert_int_equal(r1.open, c->open1);
+		enum smtp_verdict v2 = smtp_send(s, &m2, &r2);
+		assert_false(r1.open);
+		assert_int_equal(r1.verdict, c->v1);
+		assert_int_equal(r1.tx.code, c->code1);
+		assert_int_equal(r2.untried, c->untried2);
+		if (r2.open)
+			v2 = smtp_finish(s);
+		assert_false(r2.open);
+		assert_int_equal(v2, c->v2);
+		assert_int_equal(r2.verdict, c->v2);
+		assert_int_equal(r2.tx.code, c->code2);
+		close(m1.data_fd);
+		close(m2.data_fd);
+		smtp_close(s);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+}
+
 /* test_transcript - -v shows the conversation with every secret redacted */
 static void test_transcript(void **state)
 {
@@ -593,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_stuff),
 		cmocka_unit_test(test_open),
 		cmocka_unit_test(test_send),
+		cmocka_unit_test(test_flush),
 		cmocka_unit_test(test_transcript),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,11 +117,6 @@ def render_table(meta, results):
         notes.append("Peak RSS is GNU time's %%M of the child; /bin/true "
                      "measures %.1f MB this way (the floor)."
                      % (w3["rss_floor_kb"] / 1024))
-    notes.append("The smarthost runs at nice 10 (bench/smarthosts.py): "
-                 "on these 2 CPUs its work after each message (queue "
-                 "manager, local delivery) otherwise delays the harness's "
-                 "wake-up at the child's exit; a real smarthost is another "
-                 "machine.")
     notes.append("Round trips = 1 (TCP connect) + the times the client "
                  "speaks again after the server spoke, counted at the proxy "
                  "per connection (trailing 24-byte TLS close_notify runs "

@@ -8,13 +8,6 @@ PostfixHost        the private Postfix of tests/interop/postfix_instance.py
 Every host has: .ports {'starttls': p, 'tls': p}, .user, .password,
 .ca_file, .rcpt (an address it accepts), .received() (messages delivered
 so far) and .stop().
-
-Every host runs at nice SERVER_NICE. A real smarthost is another machine;
-here its after-work (Postfix's queue manager and local delivery, started by
-each message) shares the 2 CPUs with the harness and delayed the harness's
-wake-up at the child's exit by about 6 ms in most W1 runs, charging the
-server's CPU time to the client's wall time. At a lower priority it yields
-to whoever waits for it; both programs are measured against the same host.
 """
 
 import os
@@ -27,17 +20,6 @@ REPO = Path(__file__).resolve().parent.parent
 SMARTHOST_PY = REPO / "tests" / "blackbox" / "smarthost.py"
 INTEROP = REPO / "tests" / "interop"
 USER, PASSWORD = "benchuser", "benchpass-0123"
-SERVER_NICE = 10
-
-
-def lower_priority(which, who):
-    """Nice SERVER_NICE for a process (PRIO_PROCESS) or a process group
-    (PRIO_PGRP, children started later inherit it); best effort."""
-    try:
-        os.setpriority(which, who, SERVER_NICE)
-    except OSError as e:
-        sys.stderr.write("bench: cannot lower the smarthost's priority: %s\n"
-                         % e)
 
 
 def _openssl(args, cwd):
@@ -84,7 +66,6 @@ class _Script:
             raise RuntimeError("smarthost.py (%s) did not start: %r"
                                % (tls, line))
         self.port = int(line.split()[1])
-        lower_priority(os.PRIO_PROCESS, self.proc.pid)
         self.count = 0
         self._t = threading.Thread(target=self._drain, daemon=True)
         self._t.start()
@@ -173,21 +154,9 @@ class PostfixHost:
         self.ports = {"starttls": int(info["PF_STARTTLS_PORT"]),
                       "tls": int(info["PF_TLS_PORT"])}
         self.ca_file = info["PF_CA"]
-        self._lower_priority(Path(info["PF_DIR"]) / "spool" / "pid" /
-                             "master.pid")
         self.maildir = Path(info["PF_MAIL_DIR"]) / info["PF_DOMAIN"] / \
             "alice"
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
-
-    @staticmethod
-    def _lower_priority(pidfile):
-        """Postfix's master and every daemon it starts share its group."""
-        try:
-            master = int(pidfile.read_text())
-        except (OSError, ValueError) as e:
-            sys.stderr.write("bench: no Postfix master pid (%s)\n" % e)
-            return
-        lower_priority(os.PRIO_PGRP, os.getpgid(master))
 
     def received(self):
         n = 0

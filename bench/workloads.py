@@ -12,8 +12,10 @@ time.perf_counter() around the run. Nothing here judges the numbers.
 
 import os
 import resource
+import signal
 import statistics
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -114,17 +116,36 @@ class Run:
         self.started = started      # time.monotonic() at the start
 
 
+def wait_all(procs, timeout):
+    """Each process's exit status ("timeout" when killed for taking longer
+    than timeout seconds). Blocking waits (waitpid) under one watchdog:
+    Popen.wait(timeout) polls with doubling sleeps (0.5, 1, 2, 4, 8 ms ...),
+    which rounded a short run's wall time up to 7.5 or 15.5 ms."""
+    fired = threading.Event()
+
+    def kill_all():
+        fired.set()
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    timer = threading.Timer(timeout, kill_all)
+    timer.start()
+    try:
+        rcs = [p.wait() for p in procs]
+    finally:
+        timer.cancel()
+    return ["timeout" if fired.is_set() and rc == -signal.SIGKILL else rc
+            for rc in rcs]
+
+
 def run_child(cmd, env, stdin_path, errpath, timeout=TIMEOUT):
     with open(stdin_path or os.devnull, "rb") as fin, \
             open(errpath, "wb") as ferr:
         started = time.monotonic()
         c0, t0 = cpu_now(), time.perf_counter()
-        try:
-            rc = subprocess.run(cmd, stdin=fin, stdout=subprocess.DEVNULL,
-                                stderr=ferr, env=env, timeout=timeout,
-                                cwd=env["HOME"]).returncode
-        except subprocess.TimeoutExpired:
-            rc = "timeout"
+        p = subprocess.Popen(cmd, stdin=fin, stdout=subprocess.DEVNULL,
+                             stderr=ferr, env=env, cwd=env["HOME"])
+        rc = wait_all([p], timeout)[0]
         t1, c1 = time.perf_counter(), cpu_now()
     err = Path(errpath).read_bytes()[-400:].decode(errors="replace")
     return Run(rc, t1 - t0, c1 - c0, err, started)
@@ -394,15 +415,7 @@ def burst(prog, count, msg, timeout=TIMEOUT):
             procs.append(subprocess.Popen(
                 prog.send(), stdin=fin, stdout=subprocess.DEVNULL,
                 stderr=ferr, env=prog.env, cwd=prog.env["HOME"]))
-        deadline = time.monotonic() + timeout
-        rcs = []
-        for p in procs:
-            try:
-                rcs.append(p.wait(max(0.1, deadline - time.monotonic())))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-                rcs.append("timeout")
+        rcs = wait_all(procs, timeout)
         t1, c1 = time.perf_counter(), cpu_now()
     finally:
         for p in procs:

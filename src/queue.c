@@ -574,14 +574,14 @@ static int set_error(struct queue_msg *m, const char *reason)
 /* queue_done - the message has left: state first, then the message */
 int queue_done(struct queue *q, struct queue_msg *m)
 {
-	int ret = 0;
-	if (!queue_valid_id(m->id))
-		ret = -1;
-	else if (m->pending)
-		ret = unlinkat(q->tmpfd, m->id, 0);
-	else if ((unlinkat(q->sfd, m->id, 0) < 0 && errno != ENOENT) ||
-		 unlinkat(q->qfd, m->id, 0) < 0)
-		ret = -1;
+	int ret = -1;
+	if (queue_valid_id(m->id)) {
+		if (m->pending)
+			ret = unlinkat(q->tmpfd, m->id, 0);
+		else if ((unlinkat(q->sfd, m->id, 0) == 0 || errno == ENOENT) &&
+			 unlinkat(q->qfd, m->id, 0) == 0)
+			ret = 0;
+	}
 	queue_release(m);
 	return ret;
 }

@@ -356,9 +356,10 @@ int sendmail_main(int argc, char **argv, enum options_mode mode)
 	struct conf c;
 	char err[1024];
 	int status = EX_OK;
+	const char *name = mode == OPTIONS_LIST ? "mailq"
+			   : mode == OPTIONS_NEWALIASES ? "newaliases" : "sendmail";
 	entry_hygiene();
-	log_init(mode == OPTIONS_LIST ? "mailq" : mode == OPTIONS_NEWALIASES ? "newaliases" : "sendmail",
-		 false);
+	log_init(name, false);
 	char **rcpt = calloc((size_t)argc + 1, sizeof *rcpt);
 	if (rcpt == NULL) {
 		log_error("out of memory");
@@ -369,8 +370,7 @@ int sendmail_main(int argc, char **argv, enum options_mode mode)
 		free(rcpt);
 		return EX_USAGE;
 	}
-	log_init(mode == OPTIONS_LIST ? "mailq" : mode == OPTIONS_NEWALIASES ? "newaliases" : "sendmail",
-		 o.verbose);
+	log_init(name, o.verbose);
 	switch (o.mode) {
 	case OPTIONS_VERSION:
 		printf("relaymail %s\n", RELAYMAIL_VERSION);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dsn.h"
+#include "spool_fixture.h"
 
 struct fixture {
 	char dir[64];
@@ -20,37 +21,12 @@ struct fixture {
 	struct conf c;
 };
 
-/* rm_tree - remove the test spool */
-static void rm_tree(const char *dir)
-{
-	static const char *const subs[] = { "tmp", "q", "s", "failed" };
-	char path[512];
-	for (size_t i = 0; i < 4; i++) {
-		int n = snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
-		assert_true(n > 0 && (size_t)n < sizeof(path));
-		DIR *d = opendir(path);
-		if (d == NULL)
-			continue;
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.')
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
-		rmdir(path);
-	}
-	rmdir(dir);
-}
-
 /* setup - spool and a hand-made configuration */
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
 	assert_non_null(f);
-	int n = snprintf(f->dir, sizeof(f->dir), "/tmp/test_dsn.XXXXXX");
-	assert_true(n > 0);
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(queue_open(&f->q, f->dir, true, err, sizeof(err)), 0);
+	spool_make(f->dir, sizeof(f->dir), &f->q, "test_dsn");
 	f->c.sender.domain = "example.com";
 	f->c.smarthost.helo = "host.example.com";
 	setenv("TZ", "UTC", 1);
@@ -63,8 +39,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	queue_close(&f->q);
-	rm_tree(f->dir);
+	spool_remove(f->dir, &f->q);
 	free(f);
 	return 0;
 }

@@ -13,43 +13,19 @@
 #include <unistd.h>
 
 #include "mailq.h"
+#include "spool_fixture.h"
 
 struct fixture {
 	char dir[64];
 	struct queue q;
 };
 
-/* rm_tree - remove the test spool */
-static void rm_tree(const char *dir)
-{
-	static const char *const subs[] = { "tmp", "q", "s", "failed" };
-	char path[512];
-	for (size_t i = 0; i < 4; i++) {
-		int n = snprintf(path, sizeof(path), "%s/%s", dir, subs[i]);
-		assert_true(n > 0 && (size_t)n < sizeof(path));
-		DIR *d = opendir(path);
-		if (d == NULL)
-			continue;
-		struct dirent *de;
-		while ((de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.')
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
-		rmdir(path);
-	}
-	rmdir(dir);
-}
-
 /* setup - fresh spool, UTC times */
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
 	assert_non_null(f);
-	int n = snprintf(f->dir, sizeof(f->dir), "/tmp/test_mailq.XXXXXX");
-	assert_true(n > 0);
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(queue_open(&f->q, f->dir, true, err, sizeof(err)), 0);
+	spool_make(f->dir, sizeof(f->dir), &f->q, "test_mailq");
 	setenv("TZ", "UTC", 1);
 	tzset();
 	*state = f;
@@ -60,8 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	queue_close(&f->q);
-	rm_tree(f->dir);
+	spool_remove(f->dir, &f->q);
 	free(f);
 	return 0;
 }

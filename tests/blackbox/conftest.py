@@ -302,12 +302,13 @@ class Relay:
         return self.conf
 
     def run(self, args, input=b"", config=True, env=None, timeout=TIMEOUT,
-            rss=False, argv0=None, input_file=None):
+            rss=False, argv0=None, input_file=None, wrap=()):
         """Run sendmail [-C conf] args; stdin from input or input_file.
 
         config: True (this relay's config), False (no -C) or a path.
         env: extra environment. rss: measure peak RSS (Result.rss_kb).
         argv0: run under another name (e.g. 'mailq', 'newaliases').
+        wrap: a command that runs sendmail as its arguments (e.g. unshare).
         """
         prog = sendmail_path()
         if not os.path.exists(prog):
@@ -328,6 +329,7 @@ class Relay:
         if rss:
             rss_file = self.dir / "rss.txt"
             cmd = [rsswrap(), str(rss_file)] + cmd
+        cmd = list(wrap) + cmd
         if argv0:
             exe, cmd = cmd[0], [argv0] + cmd[1:]
         else:

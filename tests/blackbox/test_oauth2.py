@@ -372,3 +372,23 @@ def test_verbose_redacts_every_secret(oauth, relay):
     assert r2.rc == 0, r2
     assert len(srv.messages) == 2
     assert_no_secret(relay, ep, srv, r2)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a mount namespace")
+def test_missing_oauth2_library_is_named_and_queued(oauth, relay):
+    """libcurl is loaded only when a token is fetched: without it (here a
+    mount namespace puts /dev/null over it), the error names the library and
+    its Debian package, and the message waits in the queue."""
+    ep, srv = oauth()
+    hide = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind /dev/null "$(readlink -f "$0")" && exec "$@"',
+            "/usr/lib/x86_64-linux-gnu/libcurl.so.4"]
+    r = relay.run(["-i", RCPT], input=message(), wrap=hide)
+    q = assert_queued(relay, r, RCPT)
+    assert "OAuth2 needs libcurl.so.4 and libjson-c.so.5 (Debian: libcurl4, libjson-c5)" \
+        in r.err + q.out, (r.err, q.out)
+    assert ep.requests == [] and srv.tokens == []
+    assert_no_secret(relay, ep, srv, r)
+    f = relay.flush()                   # the library is back: delivered
+    assert f.rc == 0, f
+    assert len(srv.messages) == 1

@@ -60,3 +60,19 @@ def test_resumed_session_reads_no_ca_file_full_handshake_does(smarthost, relay, 
     lines = [l for l in r.err.splitlines() if "cannot load CA file" in l]
     assert lines and str(ca) in lines[0], r.err
     assert len(os.listdir(relay.spool / "q")) == 1
+
+
+def test_corrupt_saved_session_falls_back_to_a_full_handshake(smarthost, relay):
+    """A damaged tls/ entry costs one full handshake, never the message:
+    the entry is dropped and replaced by the new session."""
+    h = smarthost(tls="starttls")
+    relay.configure(h)
+    send_verbose(relay)
+    saved = list((relay.spool / "tls").iterdir())
+    assert len(saved) == 1
+    saved[0].write_bytes(b"\x30\x82\x01\x00 not a session" * 8)
+    third = send_verbose(relay)
+    assert len(third) == 1 and "resumed" not in third[0], third
+    assert len(h.messages) == 2
+    fourth = send_verbose(relay)
+    assert len(fourth) == 1 and "resumed" in fourth[0], fourth

@@ -15,6 +15,8 @@
 # no test looks at still fails the run. RSS limits do not apply under
 # valgrind: the wrapper carries the marker conftest.is_sanitized() looks
 # for, and RELAYMAIL_SLOW=1 widens the time margins of test_wire_safety.
+# Leaks inside other libraries (glibc's failed dlopen) are suppressed by
+# tests/valgrind.supp, each narrowed to the caller of ours that meets it.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${RELAYMAIL_BINARY:-$here/sendmail}
@@ -23,7 +25,7 @@ work=$(mktemp -d /tmp/relaymail-valgrind.XXXXXX)
 keep=${KEEP_VALGRIND_LOGS:-}
 cleanup() { [ -n "$keep" ] || rm -rf "$work"; }
 trap cleanup EXIT INT TERM
-VG="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=yes --trace-children=no --child-silent-after-fork=no --num-callers=30"
+VG="valgrind --error-exitcode=99 --suppressions=$here/tests/valgrind.supp --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-origins=yes --trace-children=no --child-silent-after-fork=no --num-callers=30"
 command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind is not installed (make deps)" >&2; exit 1; }
 [ -x "$bin" ] || { echo "valgrind.sh: $bin missing (make first)" >&2; exit 1; }
 

@@ -10,10 +10,10 @@
  * A message is committed by: write to tmp/, fsync, rename into q/, fsync
  * q/. A synchronous send may try the smarthost first and commit only when
  * that attempt does not deliver (queue_new_finish, queue_keep): a message
- * sent at once never costs an fsync. Exclusive flock(2) on the message file says "being delivered"; a
- * dead process's lock vanishes with it. Files are opened with O_NOFOLLOW
- * and checked with fstat (regular, one link, the spool's group: see
- * INSTALL, "Privileges").
+ * sent at once never costs an fsync. Exclusive flock(2) on the message
+ * file says "being delivered"; a dead process's lock vanishes with it.
+ * Files are opened with O_NOFOLLOW and checked with fstat (regular, one
+ * link, the spool's group: see INSTALL, "Privileges").
  *
  * Queue ids: QUEUE_ID_LEN upper-case hex digits (time + random), unique
  * across processes and reboots; queue_valid_id() is checked before any id
@@ -150,8 +150,9 @@ int queue_read(struct queue *q, const char *id, struct queue_msg *m, char *err, 
 int queue_done(struct queue *q, struct queue_msg *m);
 
 /*
- * queue_defer - commit m when pending, save the state (attempts + 1, next_try, reason, rcpt_done
- * as set by the caller) atomically, then release m. 0 or -1.
+ * queue_defer - commit m when pending, save the state (attempts + 1,
+ * next_try, reason, rcpt_done as set by the caller) atomically, then
+ * release m. 0 or -1.
  */
 int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try);
 

@@ -51,14 +51,33 @@ def mailq_json(relay):
     return [json.loads(l) for l in r.out.splitlines() if l.strip()]
 
 
+def spawn(relay, args, stdin=subprocess.DEVNULL):
+    """sendmail -C <the relay's configuration> args, started; no output."""
+    return subprocess.Popen([sendmail_path(), "-C", relay.conf] + args,
+                            stdin=stdin, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env_for(relay),
+                            cwd=str(relay.dir))
+
+
+def reap(p):
+    """Kill p if it still runs, and wait for it."""
+    if p.poll() is None:
+        p.kill()
+        p.wait(10)
+
+
+def wait_for_data(h, n):
+    """Wait until smarthost h has more than n messages (the data is in)."""
+    deadline = time.monotonic() + 30
+    while len(h.messages) <= n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(h.messages) > n, "the data never arrived"
+
+
 def submit(relay, mid, kill_after):
     """Feed head+BIG through a pipe to sendmail -odq; SIGKILL it after
     kill_after seconds (None: let it finish). Returns (rc, seconds)."""
-    p = subprocess.Popen([sendmail_path(), "-C", relay.conf, "-odq", "-i",
-                          RCPT], stdin=subprocess.PIPE,
-                         stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, env=env_for(relay),
-                         cwd=str(relay.dir))
+    p = spawn(relay, ["-odq", "-i", RCPT], stdin=subprocess.PIPE)
     data = memoryview(head(mid) + BIG)
 
     def feed():
@@ -78,9 +97,7 @@ def submit(relay, mid, kill_after):
                 p.send_signal(signal.SIGKILL)
         p.wait(60)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
+        reap(p)
         w.join(30)
         try:
             p.stdin.close()
@@ -156,22 +173,15 @@ def test_kill9_runner_mid_transfer_keeps_message(smarthost, relay):
     assert r.rc == 0, r
     ids = queue_ids(relay)
     assert len(ids) == 1
-    p = subprocess.Popen([sendmail_path(), "-C", relay.conf, "-q"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, env=env_for(relay))
+    p = spawn(relay, ["-q"])
     try:
-        deadline = time.monotonic() + 30
-        while not h.messages and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert h.messages, "the runner never sent the data"
+        wait_for_data(h, 0)
         # the data is in, the 250 is held back: kill the runner now
         assert p.poll() is None
         p.send_signal(signal.SIGKILL)
         p.wait(10)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
+        reap(p)
     assert queue_ids(relay) == ids
     q = relay.mailq()
     assert ids[0] in q.out and RCPT in q.out, q.out
@@ -197,23 +207,12 @@ def test_sync_send_is_pending_until_the_250(smarthost, relay):
     relay.configure(h)
     msg = head("pending.1@example.com") + LINE * 10
 
-    def start():
-        p = subprocess.Popen([sendmail_path(), "-C", relay.conf, "-odi", "-i",
-                              RCPT], stdin=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=env_for(relay))
+    # held back: invisible, and a concurrent runner sends nothing
+    p = spawn(relay, ["-odi", "-i", RCPT], stdin=subprocess.PIPE)
+    try:
         p.stdin.write(msg)
         p.stdin.close()
-        n = len(h.messages)
-        deadline = time.monotonic() + 30
-        while len(h.messages) == n and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert len(h.messages) == n + 1, "the data never arrived"
-        return p
-
-    # held back: invisible, and a concurrent runner sends nothing
-    p = start()
-    try:
+        wait_for_data(h, 0)
         assert queue_ids(relay) == []
         assert len(os.listdir(relay.spool / "tmp")) == 1
         assert "Mail queue is empty" in relay.mailq().out
@@ -223,9 +222,7 @@ def test_sync_send_is_pending_until_the_250(smarthost, relay):
         p.send_signal(signal.SIGKILL)
         p.wait(10)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
+        reap(p)
     assert p.returncode == -signal.SIGKILL
     assert queue_ids(relay) == []
     assert relay.flush(timeout=30).rc == 0

@@ -1,6 +1,10 @@
 """Temporary failures are queued (exit 0, notice, mailq), then delivered."""
 
+import os
 import socket
+import subprocess
+
+import pytest
 
 from harness import assert_queued, message
 
@@ -122,3 +126,23 @@ def test_queue_mode_odq_then_q(smarthost, relay):
     assert RCPT in relay.mailq().out
     assert relay.flush().rc == 0
     assert len(h.messages) == 1
+
+
+def test_deferred_but_not_queueable_is_73_not_0(relay):
+    """A sync send keeps the message in tmp/ while it tries the smarthost;
+    when that attempt fails and the queue then refuses the message (here q/
+    is immutable), exit 0 would be a lie: 73, and nothing left behind."""
+    relay.configure(port=free_port(), tls="starttls")
+    relay.run(["-odq", "-i", RCPT], input=message())   # the spool exists
+    ids = os.listdir(relay.spool / "q")
+    q = relay.spool / "q"
+    if subprocess.run(["chattr", "+i", str(q)], capture_output=True).returncode:
+        pytest.skip("chattr +i is not supported here")
+    try:
+        r = relay.run(["-i", RCPT], input=message())
+    finally:
+        subprocess.run(["chattr", "-i", str(q)], check=True)
+    assert r.rc == 73, r
+    assert "could not be queued" in r.err and "Connection refused" in r.err, r.err
+    assert os.listdir(q) == ids
+    assert os.listdir(relay.spool / "tmp") == []

@@ -22,6 +22,7 @@ enum options_mode {
 	OPTIONS_VERSION,	/* --version */
 	OPTIONS_HELP,		/* --help */
 	OPTIONS_CHECK,		/* --check: look at the smarthost, send nothing */
+	OPTIONS_RUNNER,		/* --runner: the user's (root: everyone's) background queue runner */
 };
 
 enum options_delivery {

@@ -307,6 +307,110 @@ static void test_lock_other_process(void **state)
 	assert_int_equal(child_lock(f, id), QUEUE_LOCKED);
 }
 
+/* as_nobody - in a child: become an unprivileged user (not the owner of anything here) */
+static void as_nobody(void)
+{
+	if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+		_exit(100);
+}
+
+/* test_foreign_message - another user's message: never locked, listed without a probe */
+static void test_foreign_message(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m;
+	char id[QUEUE_ID_LEN + 1], path[600];
+	make_env(&e, "alice@example.com");
+	commit_one(f, &e, 1000, false, &m);	/* root's, and locked by us */
+	memcpy(id, m.id, sizeof(id));
+	/* let the child reach and read it, as the spool's group would */
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/q", f->dir);
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/s", f->dir);
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/q/%s", f->dir, id);
+	assert_int_equal(chown(path, 0, 65534), 0);	/* the spool's group: the child's */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct queue_msg c;
+		char err[256];
+		as_nobody();
+		if (queue_lock(&f->q, id, &c, err, sizeof(err)) != QUEUE_FOREIGN)
+			_exit(1);
+		if (queue_read(&f->q, id, &c, err, sizeof(err)) != 0 || c.busy ||
+		    strcmp(c.sender, "alice@example.com") != 0)
+			_exit(2);
+		queue_release(&c);
+		_exit(0);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* our own (root: any) message is probed: busy while we hold it */
+	struct queue_msg r;
+	char err[256];
+	assert_int_equal(queue_read(&f->q, id, &r, err, sizeof(err)), 0);
+	assert_true(r.busy);
+	queue_release(&r);
+	queue_release(&m);
+}
+
+/* child_take - in a child process, try the runner lock; its result */
+static int child_take(struct fixture *f)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct queue_runner r;
+		char err[256];
+		enum queue_lock_result res = queue_runner_take(&f->q, &r, err, sizeof(err));
+		queue_runner_close(&r);
+		_exit((int)res);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* test_runner_lock - one runner per user; wake-ups counted; let go and taken back */
+static void test_runner_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct queue_runner r;
+	char err[256], path[600];
+	assert_int_equal(queue_runner_take(&f->q, &r, err, sizeof(err)), QUEUE_LOCKED);
+	assert_int_equal(child_take(f), QUEUE_BUSY);
+	unsigned long long w = queue_runner_wakes(&r);
+	assert_int_equal(queue_wake(&f->q, err, sizeof(err)), 0);
+	assert_int_equal(queue_wake(&f->q, err, sizeof(err)), 0);
+	assert_int_equal(queue_runner_wakes(&r), w + 2);
+	queue_runner_unlock(&r);
+	assert_int_equal(queue_runner_wakes(&r), w + 2);	/* still readable */
+	assert_int_equal(child_take(f), QUEUE_LOCKED);
+	assert_true(queue_runner_relock(&r));
+	assert_int_equal(child_take(f), QUEUE_BUSY);
+	/* a long count is emptied; a short one is kept */
+	assert_int_equal(queue_runner_trim(&f->q, &r), 0);
+	assert_int_equal(queue_runner_wakes(&r), w + 2);
+	snprintf(path, sizeof(path), "%s/run/0", f->dir);
+	assert_int_equal(truncate(path, 70000), 0);
+	assert_int_equal(queue_runner_trim(&f->q, &r), 0);
+	assert_int_equal(queue_runner_wakes(&r), 0);
+	queue_runner_close(&r);
+	assert_int_equal(child_take(f), QUEUE_LOCKED);
+	/* run/UID must be a plain file of ours: a symlink is refused */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(queue_runner_take(&f->q, &r, err, sizeof(err)), QUEUE_ERROR);
+	assert_int_equal(queue_wake(&f->q, err, sizeof(err)), -1);
+	assert_int_equal(unlink(path), 0);
+}
+
 /* test_large_message - data past the write buffer arrives intact, 8BIT patched */
 static void test_large_message(void **state)
 {
@@ -750,6 +854,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test(test_open_fresh_spool),
 		cmocka_unit_test(test_valid_id),
+		cmocka_unit_test_setup_teardown(test_foreign_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runner_lock, setup, teardown),
 		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_parse_fields),

@@ -148,7 +148,8 @@ def reap_runners(before, timeout):
 
 
 def burst(ctx, prog, argv, proxy, n, chk):
-    """One program's burst; its raw numbers (none when it failed)."""
+    """One program's burst: its raw numbers (the time of the last only
+    when every message arrived exactly once)."""
     count, ncallers = n["w7_msgs"], n["w7_callers"]
     prefix = "w7-%s-%s" % (prog.label.lower(), uuid.uuid4().hex[:12])
     datas = messages_for(ctx, prefix, count)
@@ -167,29 +168,43 @@ def burst(ctx, prog, argv, proxy, n, chk):
     time.sleep(SETTLE)
     got, dups, last = arrivals.snapshot()
     runs = [r for out in results for r in out]
-    bad = [rc for rc, _ in runs if rc != 0]
+    complain(prog, count, runs, (got, dups, killed), chk)
+    conns = len(proxy.since(mark))
+    complete = got == count and not dups
+    ctx.log("  W7 %s: %d of %d messages over %d connections, last accepted "
+            "after %s s, callers done after %.2f s"
+            % (prog.label, got, count, conns,
+               "%.2f" % (last - t0) if complete else "-", callers_s))
+    return {"connections": conns, "delivered": got, "duplicates": dups,
+            "last_accepted_s": last - t0 if complete else None,
+            "callers_s": callers_s,
+            "callers_cpu_s": sum(cpu for _, cpu in runs),
+            "runners_cpu_s": runners_cpu}
+
+
+def complain(prog, count, runs, outcome, chk):
+    """Note what went wrong with one program's burst as failures."""
+    got, dups, killed = outcome
     what = "W7 %s" % prog.label
+    bad = [rc for rc, _ in runs if rc != 0]
     if bad:
         chk.failures.append("%s: %d of %d submissions failed (%s): %s" % (
             what, len(bad), count, bad[:5],
             (prog.dir / "err.0").read_text(errors="replace")[-300:]))
     if got < count or dups:
+        why = ""
+        if got < count and hasattr(prog, "listing"):
+            out = subprocess.run(prog.listing(), env=prog.env,
+                                 capture_output=True, text=True,
+                                 timeout=wl.TIMEOUT, check=False)
+            why = "; its queue: " + " ".join(
+                (out.stdout + out.stderr).split())[:600]
         chk.failures.append("%s: the smarthost got %d of %d messages, %d "
-                            "duplicates" % (what, got, count, dups))
+                            "duplicates%s" % (what, got, count, dups, why))
     if killed:
         chk.failures.append("%s: %d detached processes still running %d s "
                             "after the burst arrived (killed)"
                             % (what, len(killed), RUNNER_TIMEOUT))
-    if bad or got < count or dups or killed:
-        return None
-    conns = len(proxy.since(mark))
-    ctx.log("  W7 %s: %d messages over %d connections, last accepted after "
-            "%.2f s, callers done after %.2f s"
-            % (prog.label, count, conns, last - t0, callers_s))
-    return {"connections": conns, "last_accepted_s": last - t0,
-            "callers_s": callers_s,
-            "callers_cpu_s": sum(cpu for _, cpu in runs),
-            "runners_cpu_s": runners_cpu}
 
 
 def w7(ctx, n):

@@ -171,12 +171,13 @@ def burst(ctx, prog, argv, proxy, n, chk):
     complain(prog, count, runs, (got, dups, killed), chk)
     conns = len(proxy.since(mark))
     complete = got == count and not dups
-    ctx.log("  W7 %s: %d of %d messages over %d connections, last accepted "
-            "after %s s, callers done after %.2f s"
+    ctx.log("  W7 %s: %d of %d messages over %d connections, the last of "
+            "them accepted after %s s, callers done after %.2f s"
             % (prog.label, got, count, conns,
-               "%.2f" % (last - t0) if complete else "-", callers_s))
+               "%.2f" % (last - t0) if last else "-", callers_s))
     return {"connections": conns, "delivered": got, "duplicates": dups,
             "last_accepted_s": last - t0 if complete else None,
+            "last_arrival_s": last - t0 if last else None,
             "callers_s": callers_s,
             "callers_cpu_s": sum(cpu for _, cpu in runs),
             "runners_cpu_s": runners_cpu}
@@ -242,5 +243,8 @@ def w7(ctx, n):
                   per_msg("OUR", "runners_cpu_s"), None),
         wl.metric("W7 (info) the callers all returned after", "s",
                   whole("OUR", "callers_s"), whole("MSMTP", "callers_s")),
+        wl.metric("W7 (info) messages accepted within %d s" % ARRIVAL_TIMEOUT,
+                  "", whole("OUR", "delivered"), whole("MSMTP", "delivered"),
+                  better="higher"),
     ]
     return {"metrics": metrics, "raw": raw, "failures": chk.failures}

@@ -82,8 +82,9 @@ def render_table(meta, results):
                   else ""))
     b = meta.get("build") or {}
     if b:
-        out.append("Measured: ./sendmail sha256 %s... (built %s), tree %s%s."
-                   % (b.get("sendmail_sha256"), b.get("sendmail_mtime"),
+        out.append("Measured: %s sha256 %s... (built %s), tree %s%s."
+                   % (b.get("source", "./sendmail"), b.get("sendmail_sha256"),
+                      b.get("sendmail_mtime"),
                       b.get("git_head", "?"),
                       " + uncommitted changes" if b.get("git_dirty")
                       else ""))

@@ -107,9 +107,10 @@ def reap_orphans():
             return
 
 
-def build_id(binary):
+def build_id(binary, source):
     """What was measured: the binary's SHA-256 (prefix) and mtime, and the
-    git commit of the tree (read-only git commands)."""
+    git commit of the tree source (the binary copied) lies in, if any
+    (read-only git commands)."""
     import hashlib
     h = hashlib.sha256()
     with open(binary, "rb") as f:
@@ -120,10 +121,13 @@ def build_id(binary):
                os.stat(binary).st_mtime, datetime.timezone.utc).isoformat(
                timespec="seconds")}
     try:
-        git = ["git", "-C", str(HERE.parent)]
-        out["git_head"] = subprocess.run(
+        git = ["git", "-C", os.path.dirname(os.path.abspath(source))]
+        head = subprocess.run(
             git + ["rev-parse", "--short", "HEAD"], capture_output=True,
-            text=True, timeout=10).stdout.strip()
+            text=True, timeout=10)
+        if head.returncode != 0:        # not in a git tree
+            return out
+        out["git_head"] = head.stdout.strip()
         out["git_dirty"] = bool(subprocess.run(
             git + ["status", "--porcelain", "--untracked-files=no"],
             capture_output=True, text=True, timeout=10).stdout.strip())
@@ -173,7 +177,7 @@ def main(argv=None):
     snapshot = os.path.join(workdir, "bin", "sendmail")
     os.makedirs(os.path.dirname(snapshot))
     shutil.copy2(binary, snapshot)
-    built = build_id(snapshot)
+    built = build_id(snapshot, binary)
     built["source"] = binary
     binary = snapshot
     host = None

@@ -6,7 +6,6 @@ The privilege side (a user's runner never touches another user's mail) is
 in test_user_isolation.py.
 """
 
-import fcntl
 import os
 import re
 import time
@@ -15,37 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import is_sanitized, sendmail_path
-from harness import PASSWORD, USER, header, message
+from harness import PASSWORD, USER, header, lock_free, message
+from test_queue import queue_ids as queued, wait_until
 
 RCPT = "bob@example.org"
-
-
-def wait_until(pred, timeout=30, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
-
-
-def queued(relay):
-    d = relay.spool / "q"
-    return sorted(os.listdir(d)) if d.exists() else []
 
 
 def runner_busy(relay):
     """Does a runner hold the lock of run/0 (we run as root)?"""
     path = relay.spool / "run" / "0"
-    if not path.exists():
-        return False
-    with open(path, "rb") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return False
+    return path.exists() and not lock_free(path)
 
 
 def slow():

@@ -8,30 +8,18 @@ runners may ever lock or deliver A's message, so root's run delivers it at
 once, exactly once. mailq still lists every message.
 """
 
-import fcntl
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-import pytest
 
-from test_privileges import Install, user_message
+from harness import lock_free
+from test_privileges import inst, user_message  # noqa: F401 (inst: fixture)
 
 OTHER = "rmtest-user2"      # user B; user A is test_privileges.LOGIN
 STALL = 30                  # seconds a stalled smarthost greeting lasts
-
-
-@pytest.fixture
-def inst(certs, smarthost):
-    root = Path(tempfile.mkdtemp(prefix="relaymail-iso."))
-    try:
-        yield Install(root, certs, smarthost(tls="starttls"))
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def queue_as_a(inst, rcpt="anna@example.org"):
@@ -43,17 +31,6 @@ def queue_as_a(inst, rcpt="anna@example.org"):
     new = set(inst.queue_files()) - before
     assert len(new) == 1, (new, err)
     return new.pop()
-
-
-def unlocked(path):
-    """Can root take path's delivery lock right now (nobody holds it)?"""
-    with open(path, "rb") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return True
 
 
 def full_pipe():
@@ -139,7 +116,7 @@ def test_blocked_or_stopped_runs_of_another_user_never_delay_it(inst):
         time.sleep(1.5)
         if procs[2].poll() is None:
             procs[2].send_signal(signal.SIGSTOP)
-        assert unlocked(inst.spool / "q" / qid), "B holds A's message"
+        assert lock_free(inst.spool / "q" / qid), "B holds A's message"
         inst.host.opts["stall"] = {}
         start = time.monotonic()
         rc, out, err = inst.run(["sendmail", "-q"], as_user=False)
@@ -186,7 +163,7 @@ def test_other_users_background_runner_leaves_the_message(inst):
     for pid in runners:
         os.kill(pid, signal.SIGSTOP)
     try:
-        assert unlocked(inst.spool / "q" / qid)
+        assert lock_free(inst.spool / "q" / qid)
         inst.host.opts["stall"] = {}
         rc, out, err = inst.run(["sendmail", "-q"], as_user=False)
         assert rc == 0, err

@@ -273,23 +273,34 @@ static void test_lock_busy_gone(void **state)
 	assert_int_equal(queue_read(&f->q, id, &m2, err, sizeof(err)), -1);
 }
 
-/* child_lock - in a child process, try to lock id; its queue_lock result */
-static int child_lock(struct fixture *f, const char *id)
+/* in_child - run fn(f, id) in a child process; its result (the child's exit status) */
+static int in_child(int (*fn)(struct fixture *f, const char *id), struct fixture *f, const char *id)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct queue_msg m;
-		char err[256];
-		enum queue_lock_result r = queue_lock(&f->q, id, &m, err, sizeof(err));
-		if (r == QUEUE_LOCKED)
-			queue_release(&m);
-		_exit((int)r);
-	}
+	if (pid == 0)
+		_exit(fn(f, id));
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
+}
+
+/* try_lock_id - queue_lock's result for id (the lock is let go again) */
+static int try_lock_id(struct fixture *f, const char *id)
+{
+	struct queue_msg m;
+	char err[256];
+	enum queue_lock_result r = queue_lock(&f->q, id, &m, err, sizeof(err));
+	if (r == QUEUE_LOCKED)
+		queue_release(&m);
+	return (int)r;
+}
+
+/* child_lock - in a child process, try to lock id; its queue_lock result */
+static int child_lock(struct fixture *f, const char *id)
+{
+	return in_child(try_lock_id, f, id);
 }
 
 /* test_lock_other_process - the submitter's lock holds against another runner */
@@ -314,6 +325,21 @@ static void as_nobody(void)
 		_exit(100);
 }
 
+/* foreign_view - as nobody: 0 when id cannot be locked but reads fine, unprobed */
+static int foreign_view(struct fixture *f, const char *id)
+{
+	struct queue_msg c;
+	char err[256];
+	as_nobody();
+	if (queue_lock(&f->q, id, &c, err, sizeof(err)) != QUEUE_FOREIGN)
+		return 1;
+	if (queue_read(&f->q, id, &c, err, sizeof(err)) != 0)
+		return 2;
+	int r = c.busy || strcmp(c.sender, "alice@example.com") != 0 ? 3 : 0;
+	queue_release(&c);
+	return r;
+}
+
 /* test_foreign_message - another user's message: never locked, listed without a probe */
 static void test_foreign_message(void **state)
 {
@@ -332,24 +358,7 @@ static void test_foreign_message(void **state)
 	assert_int_equal(chmod(path, 0755), 0);
 	snprintf(path, sizeof(path), "%s/q/%s", f->dir, id);
 	assert_int_equal(chown(path, 0, 65534), 0);	/* the spool's group: the child's */
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct queue_msg c;
-		char err[256];
-		as_nobody();
-		if (queue_lock(&f->q, id, &c, err, sizeof(err)) != QUEUE_FOREIGN)
-			_exit(1);
-		if (queue_read(&f->q, id, &c, err, sizeof(err)) != 0 || c.busy ||
-		    strcmp(c.sender, "alice@example.com") != 0)
-			_exit(2);
-		queue_release(&c);
-		_exit(0);
-	}
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(in_child(foreign_view, f, id), 0);
 	/* our own (root: any) message is probed: busy while we hold it */
 	struct queue_msg r;
 	char err[256];
@@ -359,22 +368,21 @@ static void test_foreign_message(void **state)
 	queue_release(&m);
 }
 
+/* try_take - queue_runner_take's result (the lock is let go again) */
+static int try_take(struct fixture *f, const char *unused)
+{
+	struct queue_runner r;
+	char err[256];
+	(void)unused;
+	enum queue_lock_result res = queue_runner_take(&f->q, &r, err, sizeof(err));
+	queue_runner_close(&r);
+	return (int)res;
+}
+
 /* child_take - in a child process, try the runner lock; its result */
 static int child_take(struct fixture *f)
 {
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct queue_runner r;
-		char err[256];
-		enum queue_lock_result res = queue_runner_take(&f->q, &r, err, sizeof(err));
-		queue_runner_close(&r);
-		_exit((int)res);
-	}
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	return WEXITSTATUS(status);
+	return in_child(try_take, f, NULL);
 }
 
 /* test_runner_lock - one runner per user; wake-ups counted; let go and taken back */

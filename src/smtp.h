@@ -152,7 +152,7 @@ struct smtp_message {
 	const char *notify, *ret, *envid;	/* DSN, NULL when unset */
 	int data_fd;			/* canonical CRLF data from data_off to EOF */
 	off_t data_off;
-	bool last;			/* no transaction follows: QUIT goes with the data */
+	bool last;			/* no transaction follows: QUIT goes with the data (PIPELINING only) */
 	bool more;			/* another may follow: leave this one open (never with last) */
 };
 

@@ -8,7 +8,8 @@
  *
  * Also refused: a key given twice, a key outside any section, tls_cert_file
  * without tls_key_file (and the reverse), AUTH with tls = none to a host
- * that is not a loopback address, a secret without user, user without
+ * that is not a loopback address or to a port from 1024 up, tls_verify = no
+ * without tls_fingerprint, a secret without user, user without
  * exactly one of password / password_file / password_command (or the
  * complete oauth2_* set with mechanism xoauth2 or oauthbearer), a
  * tls_min_version other than 1.2 or 1.3, a tls_ciphers or tls_ciphersuites

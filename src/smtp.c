@@ -307,7 +307,8 @@ static int authenticate(struct smtp_session *s, struct smtp_reply *why)
 	char err[AUTH_ERROR_MAX];
 	struct auth_client c;
 	bool tls = io_is_tls(s->io);
-	if (!tls && !io_peer_is_loopback(s->io)) {
+	/* conf allowed it only to loopback below 1024; a name must have led there too */
+	if (!tls && (!io_peer_is_loopback(s->io) || s->cfg.port >= 1024)) {
 		smtp_set_text(why, "refusing to authenticate without TLS to a non-loopback host");
 		return -1;
 	}
@@ -315,7 +316,7 @@ static int authenticate(struct smtp_session *s, struct smtp_reply *why)
 		smtp_set_text(why, "no password or token to authenticate with");
 		return -1;
 	}
-	const struct auth_mech *m = auth_choose(s->cfg.mechanism, s->ext.auth, tls, err, sizeof err);
+	const struct auth_mech *m = auth_choose(s->cfg.mechanism, s->ext.auth, err, sizeof err);
 	if (m == NULL) {
 		smtp_set_text(why, "%s", err);
 		return -1;

@@ -93,3 +93,20 @@ def assert_not_delivered_but_kept(relay, r, rcpt):
         assert_queued(relay, r, rcpt)
     else:
         assert r.err.strip(), r
+
+
+def privileged_port():
+    """A free TCP port below 1024 on 127.0.0.1 (the tests run as root):
+    where relaymail allows authentication without TLS."""
+    import random
+    import socket
+    ports = list(range(600, 1024))
+    random.shuffle(ports)
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below 1024 on 127.0.0.1")

@@ -201,8 +201,10 @@ static void test_good(void **state)
 		  25, CONF_MECH_AUTO, 300, 3600 },
 		{ "[smarthost]\nhost=::1\ntls=none\n[auth]\nuser=u\npassword=p\n",
 		  25, CONF_MECH_AUTO, 300, 3600 },
-		{ "[smarthost]\nhost=LocalHost\ntls=none\nport=2525\n[auth]\nmechanism=plain\n"
-		  "user=u\npassword=p\n", 2525, CONF_MECH_PLAIN, 300, 3600 },
+		{ "[smarthost]\nhost=LocalHost\ntls=none\nport=1023\n[auth]\nmechanism=plain\n"
+		  "user=u\npassword=p\n", 1023, CONF_MECH_PLAIN, 300, 3600 },
+		{ "[smarthost]\nhost=h\ntls_verify=no\ntls_fingerprint=" FP_UPPER "\n",
+		  587, CONF_MECH_AUTO, 300, 3600 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct conf c;
@@ -333,6 +335,15 @@ static const struct bad_case bad_cases[] = {
 	  "[smarthost] tls: \"none\": authentication without TLS is only allowed to a loopback" },
 	{ "[smarthost]\nhost = 10.0.0.1\ntls = none\n[auth]\nuser = u\npassword = p\n",
 	  "[smarthost] tls: \"none\": authentication without TLS" },
+	{ "[smarthost]\nhost = 127.0.0.1\ntls = none\nport = 2525\n[auth]\nuser = u\npassword = p\n",
+	  "[smarthost] port: 2525: authentication without TLS is only allowed to a port below 1024" },
+	{ "[smarthost]\nhost = localhost\ntls = none\nport = 1024\n[auth]\nuser = u\n"
+	  "password_command = cat /x\n", "[smarthost] port: 1024: authentication without TLS" },
+	{ "[smarthost]\nhost = 128.0.0.1\ntls = none\nport = 25\n[auth]\nuser = u\npassword = p\n",
+	  "[smarthost] tls: \"none\": authentication without TLS" },
+	{ "[smarthost]\nhost = h\ntls_verify = no\n", "[smarthost] tls_verify: \"no\" without "
+	  "tls_fingerprint would trust any certificate: trust a private one with tls_ca_file, "
+	  "or pin it with tls_fingerprint" },
 };
 
 /* test_bad - each error class: one line, "PATH: [section] key: problem" */

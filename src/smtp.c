@@ -308,7 +308,7 @@ static int authenticate(struct smtp_session *s, struct smtp_reply *why)
 	struct auth_client c;
 	bool tls = io_is_tls(s->io);
 	/* conf allowed it only to loopback below 1024; a name must have led there too */
-	if (!tls && (!io_peer_is_loopback(s->io) || s->cfg.port >= 1024)) {
+	if (!tls && !io_peer_is_loopback(s->io)) {
 		smtp_set_text(why, "refusing to authenticate without TLS to a non-loopback host");
 		return -1;
 	}

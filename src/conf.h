@@ -98,6 +98,10 @@ struct conf {
 		unsigned retry_min;		/* seconds, default 300 */
 		unsigned retry_max;		/* seconds, default 3600 */
 		unsigned max_age;		/* seconds, default 5 days */
+		unsigned long long max_message_size;	/* bytes, default 50M; 0: no limit */
+		unsigned long long min_free;	/* bytes free in the spool's file system
+						 * below which only root submits; default 100M */
+		unsigned keep_failed;		/* seconds in failed/, default 30 days; 0: for ever */
 	} queue;
 
 	struct {

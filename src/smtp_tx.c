@@ -56,7 +56,7 @@ static int put_mail(struct smtp_session *s, const struct smtp_message *m, struct
 	if (e == 0 && s->ext.dsn && m->ret != NULL)
 		e = buf_printf(&s->cmd, " RET=%s", m->ret);
 	if (e == 0 && s->ext.dsn && m->envid != NULL)
-		e = buf_printf(&s->cmd, " ENVID=%s", m->envid);
+		e = buf_puts(&s->cmd, " ENVID=") < 0 ? -1 : smtp_xtext(&s->cmd, m->envid);
 	if (e < 0) {
 		smtp_set_text(r, "MAIL FROM command too long");
 		return -1;

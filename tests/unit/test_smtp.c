@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "log.h"
 #include "smtp.h"
 
@@ -675,6 +676,37 @@ static void test_transcript(void **state)
 }
 
 /* main - run everything */
+/* test_xtext - RFC 3461 xtext: what goes as is and what becomes +XX */
+static void test_xtext(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "a=b+c", "a+3Db+2Bc" },
+		{ "QQ314159", "QQ314159" },
+		{ "", "" },
+		{ "!~", "!~" },
+		{ "a b", "a+20b" },
+		{ "+", "+2B" },
+		{ "==", "+3D+3D" },
+		{ "\x7f\x01", "+7F+01" },
+		{ "\xc3\xa9", "+C3+A9" },
+		{ "<id@host>", "<id@host>" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct buf b;
+		buf_init(&b, 64);
+		assert_int_equal(smtp_xtext(&b, cases[i].in), 0);
+		assert_string_equal(buf_cstr(&b), cases[i].out);
+		buf_free(&b);
+	}
+	struct buf small;
+	buf_init(&small, 4);
+	assert_int_equal(smtp_xtext(&small, "=="), -1);	/* full: fails, never cuts */
+	buf_free(&small);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_assembly),
 		cmocka_unit_test(test_assembly_limits),
 		cmocka_unit_test(test_stuff),
+		cmocka_unit_test(test_xtext),
 		cmocka_unit_test(test_open),
 		cmocka_unit_test(test_send),
 		cmocka_unit_test(test_flush),

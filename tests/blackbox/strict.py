@@ -19,24 +19,16 @@ class Early(Exception):
     """A byte came before the reply to the previous command."""
 
 
-class StrictServer:
-    """pipelining, chunking: what EHLO offers. wait: seconds each reply
-    waits for early bytes (a client that waits for the reply sends none).
+class LoopbackServer:
+    """A threaded TCP server on 127.0.0.1: one thread per connection runs
+    self._serve(socket). .port; stop() ends it."""
 
-    Records .accepted (data bytes of every message given 250), .refused
-    (how many 500s for early bytes), .commands (every command line).
-    """
-
-    def __init__(self, pipelining=False, chunking=False, wait=0.15):
-        self.pipelining, self.chunking, self.wait = pipelining, chunking, wait
-        self.accepted, self.commands = [], []
-        self.refused = 0
-        self.connections = 0
-        self._lock = threading.Lock()
+    def __init__(self):
         self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(8)
-        self._sock.settimeout(0.1)
+        self._sock.settimeout(0.1)      # accept() wakes up to see stop()
         self.port = self._sock.getsockname()[1]
         self.host = "127.0.0.1"
         self._stop = False
@@ -60,6 +52,23 @@ class StrictServer:
             t = threading.Thread(target=self._serve, args=(s,), daemon=True)
             t.start()
             self._threads.append(t)
+
+
+class StrictServer(LoopbackServer):
+    """pipelining, chunking: what EHLO offers. wait: seconds each reply
+    waits for early bytes (a client that waits for the reply sends none).
+
+    Records .accepted (data bytes of every message given 250), .refused
+    (how many 500s for early bytes), .commands (every command line).
+    """
+
+    def __init__(self, pipelining=False, chunking=False, wait=0.15):
+        self.pipelining, self.chunking, self.wait = pipelining, chunking, wait
+        self.accepted, self.commands = [], []
+        self.refused = 0
+        self.connections = 0
+        self._lock = threading.Lock()
+        super().__init__()
 
     def _serve(self, s):
         with self._lock:

@@ -47,6 +47,19 @@ def need_root():
         pytest.fail("the privilege tests need root (useradd, chown, setgid)")
 
 
+def system_user(name):
+    """The passwd entry of system user name, made (with its own group)
+    when missing; no check=True: a concurrent run may have just made it."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group",
+                        "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name],
+                       timeout=TIMEOUT)
+        return pwd.getpwnam(name)
+
+
 def ensure_accounts():
     """The test group and user (idempotent); (uid, user's gid, GROUP's gid)."""
     need_root()
@@ -55,14 +68,7 @@ def ensure_accounts():
         grp.getgrnam(GROUP)
     except KeyError:
         subprocess.run(["groupadd", "--system", GROUP], timeout=TIMEOUT)
-    try:
-        pwd.getpwnam(LOGIN)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group",
-                        "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", LOGIN],
-                       timeout=TIMEOUT)
-    pw = pwd.getpwnam(LOGIN)
+    pw = system_user(LOGIN)
     g = grp.getgrnam(GROUP)
     assert LOGIN not in g.gr_mem and pw.pw_gid != g.gr_gid
     return pw.pw_uid, pw.pw_gid, g.gr_gid

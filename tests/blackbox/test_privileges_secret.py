@@ -8,28 +8,19 @@ of test_privileges.py.
 """
 
 import os
-import pwd
-import subprocess
 import threading
 import time
 
 from harness import PASSWORD
 from test_privileges import (TIMEOUT, Install, inst,  # noqa: F401 (fixture)
-                             user_message)
+                             system_user, user_message)
 
 LOGIN2 = "rmtest-user2"     # a second ordinary user, not in the group
 
 
 def second_user():
     """(uid, gid) of a second unprivileged user (made once, reused)."""
-    try:
-        pw = pwd.getpwnam(LOGIN2)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group",
-                        "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", LOGIN2],
-                       timeout=TIMEOUT)
-        pw = pwd.getpwnam(LOGIN2)
+    pw = system_user(LOGIN2)
     return pw.pw_uid, pw.pw_gid
 
 

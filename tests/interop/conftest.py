@@ -37,30 +37,26 @@ def sendmail_path():
     return os.environ.get("RELAYMAIL_SENDMAIL") or str(REPO / "sendmail")
 
 
-@pytest.fixture(scope="session")
-def postfix():
-    inst = PostfixInstance()
+def running(inst, name):
+    """Set up and start inst, yield it, stop it (a session fixture's body)."""
     try:
         inst.setup().start()
     except SetupError as e:
         inst.stop(remove=False)
-        pytest.fail("the Postfix smarthost did not start (kept in %s):\n%s"
-                    % (inst.dir, e), pytrace=False)
+        pytest.fail("the %s smarthost did not start (kept in %s):\n%s"
+                    % (name, inst.dir, e), pytrace=False)
     yield inst
     inst.stop()
+
+
+@pytest.fixture(scope="session")
+def postfix():
+    yield from running(PostfixInstance(), "Postfix")
 
 
 @pytest.fixture(scope="session")
 def exim():
-    inst = EximInstance()
-    try:
-        inst.setup().start()
-    except SetupError as e:
-        inst.stop(remove=False)
-        pytest.fail("the Exim smarthost did not start (kept in %s):\n%s"
-                    % (inst.dir, e), pytrace=False)
-    yield inst
-    inst.stop()
+    yield from running(EximInstance(), "Exim")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from test_postfix import head_and_body, header_values, simple_mail, token
+from test_postfix import (head_and_body, header_values,
+                          queue_with_wrong_password, simple_mail, token)
 
 EXIM_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
 
@@ -73,11 +74,7 @@ def test_queue_run_sends_several_messages_in_one_session(exim, relay):
 
 
 def test_wrong_password_is_queued_then_sent(exim, relay):
-    tok = token()
-    relay.configure(exim, password="not-the-password")
-    r = relay.run(["-t", "-i"], simple_mail(tok))
-    assert r.rc == 0, r
-    assert "535" in r.err, r
+    tok = queue_with_wrong_password(exim, relay)
     assert "1 Request." in relay.mailq().out
     assert exim.wait_for("bob", tok, timeout=1) is None
     relay.configure(exim)

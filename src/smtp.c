@@ -396,14 +396,16 @@ static int files_readable(const struct smtp_config *cfg, struct smtp_reply *why)
 	if (cfg->tls == CONF_TLS_NONE)
 		return 0;
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-		int fd = paths[i] != NULL ? open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK) : -2;
-		if (fd == -1) {
+		if (paths[i] == NULL)
+			continue;
+		/* O_NONBLOCK: a FIFO planted there must not hang us */
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0) {
 			smtp_set_text(why, "[smarthost] %s %s: cannot read: %s", keys[i], paths[i],
 				      strerror(errno));
 			return -1;
 		}
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 	}
 	return 0;
 }

@@ -21,15 +21,16 @@ static int step_oauthbearer(struct auth_client *c, const unsigned char *in, size
 			    struct buf *out);
 
 static const struct auth_mech auth_mechs[] = {
-	{ "SCRAM-SHA-256", CONF_MECH_SCRAM_SHA_256, 4, false, true, step_scram },
+	{ "SCRAM-SHA-256", CONF_MECH_SCRAM_SHA_256, 4, true, step_scram },
 	/* under TLS, PLAIN with its initial response beats CRAM-MD5: one round
 	 * trip instead of two, and no MD5 or password kept in clear by the
-	 * server (RFC 8314 era); without TLS, PLAIN is never chosen anyway */
-	{ "PLAIN", CONF_MECH_PLAIN, 3, true, true, step_plain },
-	{ "CRAM-MD5", CONF_MECH_CRAM_MD5, 2, false, false, step_cram },
-	{ "LOGIN", CONF_MECH_LOGIN, 1, true, false, step_login },
-	{ "XOAUTH2", CONF_MECH_XOAUTH2, 0, true, true, step_xoauth2 },
-	{ "OAUTHBEARER", CONF_MECH_OAUTHBEARER, 0, true, true, step_oauthbearer },
+	 * server (RFC 8314 era); without TLS, conf allows AUTH only to a port
+	 * where only root listens, so the same order holds there */
+	{ "PLAIN", CONF_MECH_PLAIN, 3, true, step_plain },
+	{ "CRAM-MD5", CONF_MECH_CRAM_MD5, 2, false, step_cram },
+	{ "LOGIN", CONF_MECH_LOGIN, 1, false, step_login },
+	{ "XOAUTH2", CONF_MECH_XOAUTH2, 0, true, step_xoauth2 },
+	{ "OAUTHBEARER", CONF_MECH_OAUTHBEARER, 0, true, step_oauthbearer },
 };
 #define AUTH_NMECHS (sizeof auth_mechs / sizeof auth_mechs[0])
 
@@ -78,27 +79,11 @@ unsigned auth_parse_offer(const char *list, size_t n)
 	return mask;
 }
 
-/* list_names - "PLAIN LOGIN" for the mechanisms in mask, for error texts */
-static void list_names(unsigned mask, char *out, size_t outlen)
-{
-	size_t o = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < AUTH_NMECHS; i++) {
-		if (!(mask & (1u << auth_mechs[i].mech)))
-			continue;
-		int r = snprintf(out + o, outlen - o, "%s%s", o ? " " : "", auth_mechs[i].name);
-		if (r < 0 || (size_t)r >= outlen - o)
-			return;
-		o += (size_t)r;
-	}
-}
-
-/* auth_choose - wanted if offered; auto: best offered and safe here */
-const struct auth_mech *auth_choose(enum conf_mech wanted, unsigned offered, bool tls,
-				    char *err, size_t errlen)
+/* auth_choose - wanted if offered; auto: the best offered */
+const struct auth_mech *auth_choose(enum conf_mech wanted, unsigned offered, char *err,
+				    size_t errlen)
 {
 	const struct auth_mech *best = NULL;
-	char names[128];
 	int r;
 	if (wanted != CONF_MECH_AUTO) {
 		const struct auth_mech *m = auth_mech_by_conf(wanted);
@@ -112,20 +97,14 @@ const struct auth_mech *auth_choose(enum conf_mech wanted, unsigned offered, boo
 	}
 	for (size_t i = 0; i < AUTH_NMECHS; i++) {
 		const struct auth_mech *m = &auth_mechs[i];
-		if (m->rank == 0 || !(offered & (1u << m->mech)) || (m->clear_secret && !tls))
+		if (m->rank == 0 || !(offered & (1u << m->mech)))
 			continue;
 		if (best == NULL || m->rank > best->rank)
 			best = m;
 	}
 	if (best != NULL)
 		return best;
-	list_names(offered, names, sizeof names);
-	if (names[0] == '\0')
-		r = snprintf(err, errlen, "smarthost offers no AUTH mechanism that relaymail supports");
-	else
-		r = snprintf(err, errlen,
-			     "smarthost offers only AUTH %s, which would send the password "
-			     "in clear without TLS", names);
+	r = snprintf(err, errlen, "smarthost offers no AUTH mechanism that relaymail supports");
 	if (r < 0 || (size_t)r >= errlen)
 		err[errlen - 1] = '\0';
 	return NULL;

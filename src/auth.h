@@ -24,8 +24,7 @@ struct auth_client;
 
 /*
  * auth_mech - one mechanism. rank: "auto" takes the highest offered one;
- * 0 means "only when configured by name". clear_secret: the secret crosses
- * the wire in a recoverable form, so auto never picks it without TLS.
+ * 0 means "only when configured by name".
  * initial: the first response goes on the AUTH line (step called with
  * in == NULL before any challenge). step: the response to the challenge
  * in (decoded), appended raw to out; 0, or -1 with c->error set.
@@ -34,7 +33,6 @@ struct auth_mech {
 	const char *name;
 	enum conf_mech mech;
 	int rank;
-	bool clear_secret;
 	bool initial;
 	int (*step)(struct auth_client *c, const unsigned char *in, size_t n, struct buf *out);
 };
@@ -71,13 +69,12 @@ unsigned auth_parse_offer(const char *list, size_t n);
 
 /*
  * auth_choose - the mechanism to use: wanted itself when it is offered,
- * or for CONF_MECH_AUTO the highest-ranked offered one that is safe on
- * this connection (tls: encrypted). NULL with err saying why.
- * The caller has already decided that AUTH without TLS is allowed at all
- * (loopback); an explicit clear-text mechanism is then honoured.
+ * or for CONF_MECH_AUTO the highest-ranked offered one. NULL with err
+ * saying why. The caller has already made sure the channel is private:
+ * TLS, or (tls = none) a loopback port below 1024, where only root listens.
  */
-const struct auth_mech *auth_choose(enum conf_mech wanted, unsigned offered, bool tls,
-				    char *err, size_t errlen);
+const struct auth_mech *auth_choose(enum conf_mech wanted, unsigned offered, char *err,
+				    size_t errlen);
 
 /* auth_client_init - start an exchange with m; 0, or -1 (no random bytes) */
 int auth_client_init(struct auth_client *c, const struct auth_mech *m, const char *user,

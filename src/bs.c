@@ -139,7 +139,7 @@ static void cmd_ehlo(struct bs *s, bool extended)
 	if (!extended)
 		return;
 	reply(s, "250-PIPELINING");
-	if (snprintf(line, sizeof line, "250-SIZE %llu", BS_SIZE_MAX) < 0)
+	if (snprintf(line, sizeof line, "250-SIZE %llu", bs_size_max(s->conf)) < 0)
 		line[0] = '\0';
 	reply(s, line);
 	reply(s, "250-8BITMIME");
@@ -164,7 +164,7 @@ static void cmd_mail(struct bs *s, const struct bs_command *cmd)
 		reply(s, "553 5.1.7 bad sender address");
 		return;
 	}
-	if ((bad = bs_parse_mail_params(cmd->params, cmd->paramslen, &body8)) != NULL) {
+	if ((bad = bs_parse_mail_params(cmd->params, cmd->paramslen, bs_size_max(s->conf), &body8)) != NULL) {
 		reply(s, bad);
 		return;
 	}
@@ -237,7 +237,7 @@ static int receive(struct bs *s, int fd, bool *lost)
 {
 	struct buf line, pend;
 	bool eol, line_start = true, after_crlf = true, too_big = false;
-	unsigned long long size = 0;
+	unsigned long long size = 0, max = bs_size_max(s->conf);
 	int result = -1;
 	buf_init(&line, BS_CHUNK);
 	buf_init(&pend, BS_CHUNK * 2);
@@ -254,7 +254,7 @@ static int receive(struct bs *s, int fd, bool *lost)
 			n--;
 		}
 		size += n;
-		too_big = too_big || size > BS_SIZE_MAX;
+		too_big = too_big || size > max;
 		if (!too_big && buf_append(&pend, p, n) < 0)
 			break;	/* cannot happen: pend holds two chunks */
 		if (!too_big && pend.len >= BS_CHUNK) {
@@ -440,8 +440,8 @@ int bs_parse_command(const char *line, size_t len, struct bs_command *cmd)
 	return bad_command(cmd, "500 5.5.2 command not recognized");
 }
 
-/* mail_param - one MAIL parameter we take: SIZE= or BODY= */
-static const char *mail_param(const char *p, size_t n, bool *body8)
+/* mail_param - one MAIL parameter we take: SIZE= (up to max) or BODY= */
+static const char *mail_param(const char *p, size_t n, unsigned long long max, bool *body8)
 {
 	if (n > 5 && strncasecmp(p, "SIZE=", 5) == 0) {
 		unsigned long long v = 0;
@@ -450,7 +450,7 @@ static const char *mail_param(const char *p, size_t n, bool *body8)
 				return "501 5.5.4 bad SIZE parameter";
 			v = v * 10 + (unsigned)(p[i] - '0');
 		}
-		return v > BS_SIZE_MAX ? "552 5.3.4 message too big" : NULL;
+		return v > max ? "552 5.3.4 message too big" : NULL;
 	}
 	if (n == 13 && strncasecmp(p, "BODY=8BITMIME", n) == 0) {
 		*body8 = true;
@@ -461,15 +461,24 @@ static const char *mail_param(const char *p, size_t n, bool *body8)
 	return "555 5.5.4 unsupported MAIL parameter";
 }
 
-/* bs_parse_mail_params - every MAIL parameter, space separated */
-const char *bs_parse_mail_params(const char *p, size_t n, bool *body8)
+/* bs_size_max - BS_SIZE_MAX, or [queue] max_message_size when that is smaller */
+unsigned long long bs_size_max(const struct conf *c)
 {
+	unsigned long long m = c->queue.max_message_size;
+	return m != 0 && m < BS_SIZE_MAX ? m : BS_SIZE_MAX;
+}
+
+/* bs_parse_mail_params - every MAIL parameter, space separated */
+const char *bs_parse_mail_params(const char *p, size_t n, unsigned long long max, bool *body8)
+{
+	if (max > BS_SIZE_MAX)
+		max = BS_SIZE_MAX;
 	size_t i = 0;
 	while (i < n) {
 		size_t k = 0;
 		while (i + k < n && p[i + k] != ' ')
 			k++;
-		const char *bad = k > 0 ? mail_param(p + i, k, body8) : NULL;
+		const char *bad = k > 0 ? mail_param(p + i, k, max, body8) : NULL;
 		if (bad != NULL) {
 			*body8 = false;
 			return bad;

@@ -59,10 +59,13 @@ int bs_parse_command(const char *line, size_t len, struct bs_command *out);
 
 /*
  * bs_parse_mail_params - the MAIL parameters (n bytes, space separated):
- * NULL when every one is taken (SIZE= up to BS_SIZE_MAX, BODY=7BIT,
- * BODY=8BITMIME, which sets *body8), else the reply line refusing them.
- * Pure.
+ * NULL when every one is taken (SIZE= up to max, at most BS_SIZE_MAX;
+ * BODY=7BIT, BODY=8BITMIME, which sets *body8), else the reply line
+ * refusing them. Pure.
  */
-const char *bs_parse_mail_params(const char *p, size_t n, bool *body8);
+const char *bs_parse_mail_params(const char *p, size_t n, unsigned long long max, bool *body8);
+
+/* bs_size_max - the biggest message -bs takes under c ([queue] max_message_size) */
+unsigned long long bs_size_max(const struct conf *c);
 
 #endif

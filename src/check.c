@@ -18,8 +18,7 @@ static void auth_line(const struct conf *c, const struct smtp_ext *e, FILE *out)
 		fprintf(out, "AUTH: none (no [auth] user configured, or mechanism = none)\n");
 		return;
 	}
-	const struct auth_mech *m = auth_choose(c->auth.mechanism, e->auth,
-						c->smarthost.tls != CONF_TLS_NONE, err, sizeof err);
+	const struct auth_mech *m = auth_choose(c->auth.mechanism, e->auth, err, sizeof err);
 	if (m == NULL)
 		fprintf(out, "AUTH: no usable mechanism: %s\n", err);
 	else

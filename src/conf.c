@@ -5,7 +5,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -238,6 +237,14 @@ static int parse_positive_duration(const struct setting *s)
 	return 0;
 }
 
+/* parse_size - bytes with an optional unit (k, M, G); 0 allowed */
+static int parse_size(const struct setting *s)
+{
+	if (conf_parse_size(s->value, s->field) < 0)
+		return fail(s, "%s is not a size (e.g. 0, 512k, 50M, 1G)", s->shown);
+	return 0;
+}
+
 /* parse_timeout - a network step limit; unset means the RFC 5321 values */
 static int parse_timeout(const struct setting *s)
 {
@@ -397,6 +404,9 @@ static const struct conf_key conf_keys[] = {
 	KEY(queue, mode, parse_mode, 0),
 	{ "queue", "retry", parse_retry, AT(queue.retry_min), 0 },	/* and retry_max */
 	KEY(queue, max_age, parse_positive_duration, 0),
+	KEY(queue, max_message_size, parse_size, 0),
+	KEY(queue, min_free, parse_size, 0),
+	KEY(queue, keep_failed, parse_duration, 0),
 	KEY(log, syslog, parse_bool, 0),
 	KEY(log, file, parse_path, 0),
 };
@@ -680,6 +690,9 @@ int conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 	c->queue.retry_min = 300;
 	c->queue.retry_max = 3600;
 	c->queue.max_age = 5 * 86400;
+	c->queue.max_message_size = 50ULL << 20;
+	c->queue.min_free = 100ULL << 20;
+	c->queue.keep_failed = 30 * 86400;
 	c->log.syslog = true;
 	int r = check_readable(&ld);
 	if (r == 0)
@@ -731,54 +744,6 @@ void conf_free(struct conf *c)
 	}
 	free(c->aliases.v);
 	memset(c, 0, sizeof *c);
-}
-
-/* parse_scaled - digits and an optional one-letter unit from units/scales */
-static int parse_scaled(const char *s, const char *units,
-			const unsigned long long *scales, unsigned long long max,
-			unsigned long long *out)
-{
-	unsigned long long n = 0;
-	const char *p = s;
-	if (!isdigit((unsigned char)*p))
-		return -1;	/* also refuses "", signs and white space */
-	for (; isdigit((unsigned char)*p); p++) {
-		unsigned d = (unsigned)(*p - '0');
-		if (n > (max - d) / 10)
-			return -1;
-		n = n * 10 + d;
-	}
-	unsigned long long scale = 1;
-	if (*p != '\0') {
-		const char *u = strchr(units, *p);
-		if (u == NULL || p[1] != '\0')
-			return -1;
-		scale = scales[u - units];
-	}
-	if (n > max / scale)
-		return -1;
-	*out = n * scale;
-	return 0;
-}
-
-/* conf_parse_duration - "90", "90s", "10m", "1h", "5d", "2w" into seconds */
-int conf_parse_duration(const char *s, unsigned *seconds)
-{
-	static const unsigned long long scales[] = { 1, 60, 3600, 86400, 604800 };
-	unsigned long long v;
-	if (parse_scaled(s, "smhdw", scales, UINT_MAX, &v) < 0)
-		return -1;
-	*seconds = (unsigned)v;
-	return 0;
-}
-
-/* conf_parse_size - "1000", "10k", "20M", "1G" (powers of 1024) into bytes */
-int conf_parse_size(const char *s, unsigned long long *bytes)
-{
-	static const unsigned long long scales[] = {
-		1, 1ULL << 10, 1ULL << 10, 1ULL << 20, 1ULL << 20, 1ULL << 30, 1ULL << 30,
-	};
-	return parse_scaled(s, "bkKmMgG", scales, ULLONG_MAX, bytes);
 }
 
 /* conf_mech_name - the configuration's spelling of a mechanism */

@@ -8,7 +8,8 @@
  *
  * Also refused: a key given twice, a key outside any section, tls_cert_file
  * without tls_key_file (and the reverse), AUTH with tls = none to a host
- * that is not a loopback address, a secret without user, user without
+ * that is not a loopback address or to a port from 1024 up, tls_verify = no
+ * without tls_fingerprint, a secret without user, user without
  * exactly one of password / password_file / password_command (or the
  * complete oauth2_* set with mechanism xoauth2 or oauthbearer), a
  * tls_min_version other than 1.2 or 1.3, a tls_ciphers or tls_ciphersuites
@@ -97,6 +98,10 @@ struct conf {
 		unsigned retry_min;		/* seconds, default 300 */
 		unsigned retry_max;		/* seconds, default 3600 */
 		unsigned max_age;		/* seconds, default 5 days */
+		unsigned long long max_message_size;	/* bytes, default 50M; 0: no limit */
+		unsigned long long min_free;	/* bytes free in the spool's file system
+						 * below which only root submits; default 100M */
+		unsigned keep_failed;		/* seconds in failed/, default 30 days; 0: for ever */
 	} queue;
 
 	struct {

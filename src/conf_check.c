@@ -174,7 +174,12 @@ static int check_auth(const struct conf_loading *ld)
 				"need it)") : 0;
 }
 
-/* is_loopback - a host that SPEC lets us authenticate to without TLS */
+/*
+ * is_loopback - a host that SPEC lets us authenticate to without TLS: an
+ * address in 127.0.0.0/8 or ::1 as written, or the name "localhost". A name
+ * is resolved only at connect time; smtp.c then refuses to authenticate
+ * unless the address it reached is a loopback one too.
+ */
 static bool is_loopback(const char *host)
 {
 	unsigned char a[16];
@@ -183,6 +188,28 @@ static bool is_loopback(const char *host)
 	if (inet_pton(AF_INET, host, a) == 1)
 		return a[0] == 127;
 	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, &in6addr_loopback, 16) == 0;
+}
+
+/*
+ * check_clear_auth - without TLS, a password (or anything derived from it)
+ * goes only to a loopback address on a port below 1024, where only root
+ * can listen: any local user can bind 127.0.0.1:2525 while the real relay
+ * is down
+ */
+static int check_clear_auth(const struct conf_loading *ld)
+{
+	const struct conf *c = ld->c;
+	if (c->smarthost.tls != CONF_TLS_NONE || c->auth.user == NULL ||
+	    c->auth.mechanism == CONF_MECH_NONE)
+		return 0;
+	if (!is_loopback(c->smarthost.host))
+		return conf_report(ld, "smarthost", "tls", "\"none\": authentication "
+			      "without TLS is only allowed to a loopback address");
+	if (c->smarthost.port >= 1024)
+		return conf_report(ld, "smarthost", "port", "%u: authentication without TLS "
+			      "is only allowed to a port below 1024 (where only root can "
+			      "listen)", c->smarthost.port);
+	return 0;
 }
 
 /* check_tls - tls_min_version, and cipher lists that OpenSSL itself accepts */
@@ -219,11 +246,11 @@ int conf_check_keys(const struct conf_loading *ld)
 			return conf_report(ld, r->section, r->key, "cannot be set together "
 				      "with %s", r->other);
 	}
-	if (c->smarthost.tls == CONF_TLS_NONE && c->auth.user != NULL &&
-	    c->auth.mechanism != CONF_MECH_NONE && !is_loopback(c->smarthost.host))
-		return conf_report(ld, "smarthost", "tls", "\"none\": authentication "
-			      "without TLS is only allowed to a loopback address");
-	if (check_tls(ld) < 0)
+	if (!c->smarthost.tls_verify && c->smarthost.tls_fingerprint == NULL)
+		return conf_report(ld, "smarthost", "tls_verify", "\"no\" without "
+			      "tls_fingerprint would trust any certificate: trust a private "
+			      "one with tls_ca_file, or pin it with tls_fingerprint");
+	if (check_clear_auth(ld) < 0 || check_tls(ld) < 0)
 		return -1;
 	return check_auth(ld);
 }

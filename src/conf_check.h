@@ -3,7 +3,8 @@
  * every key is parsed. A key given twice in one section (iniparser would
  * silently keep the last one), and the rules that tie keys together: the
  * smarthost is required, keys that need or exclude each other, an [auth]
- * that can get its secret, no AUTH in clear text except to a loopback host.
+ * that can get its secret, no AUTH in clear text except to a loopback host
+ * on a port below 1024, no tls_verify = no without a pin.
  */
 #ifndef RELAYMAIL_CONF_CHECK_H
 #define RELAYMAIL_CONF_CHECK_H

@@ -728,7 +728,7 @@ int deliver_queue(struct deliver *d, const struct deliver_select *sel)
 {
 	struct idlist first = { 0 }, again = { 0 };
 	struct run run = { 0 }, bounces = { 0 };
-	queue_clean_tmp(d->queue, 24 * 3600);
+	queue_sweep(d->queue, d->conf->queue.keep_failed);
 	if (queue_walk(d->queue, collect, &first) < 0) {
 		free(first.id);
 		return -1;

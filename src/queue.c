@@ -21,6 +21,7 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -154,10 +155,16 @@ static int create_tmp(struct queue *q, time_t now, struct queue_new *n)
 		if (fd < 0)
 			return -1;
 		/* locked from birth: the lock follows the inode into q/ */
-		if (fchmod(fd, QUEUE_FILE_MODE) < 0 || flock(fd, LOCK_EX) < 0) {
+		struct stat st;
+		if (fchmod(fd, QUEUE_FILE_MODE) < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &st) < 0) {
 			unlinkat(q->tmpfd, n->id, 0);
 			close(fd);
 			return -1;
+		}
+		if (st.st_nlink == 0) {
+			/* a queue_sweep took it between open and flock: take another */
+			close(fd);
+			continue;
 		}
 		memcpy(n->tmpname, n->id, QUEUE_ID_LEN + 1);
 		n->fd = fd;
@@ -717,41 +724,6 @@ out:
 	return ret;
 }
 
-/* clean_one - remove tmp/NAME when it is old and its writer is gone */
-static void clean_one(struct queue *q, const char *name, time_t cutoff)
-{
-	struct stat st;
-	if (fstatat(q->tmpfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_mtime > cutoff)
-		return;
-	if (!S_ISREG(st.st_mode)) {
-		unlinkat(q->tmpfd, name, 0);	/* nothing we make; a symlink plant */
-		return;
-	}
-	int fd = openat(q->tmpfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return;
-	/* a live writer holds its lock from creation to commit */
-	struct stat fst;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &fst) == 0 &&
-	    fst.st_ino == st.st_ino && fst.st_dev == st.st_dev)
-		unlinkat(q->tmpfd, name, 0);
-	close(fd);
-}
-
-/* queue_clean_tmp - remove temp files of dead writers */
-void queue_clean_tmp(struct queue *q, time_t age)
-{
-	DIR *d = q->tmpfd >= 0 ? open_dir(q->tmpfd) : NULL;
-	if (d == NULL)
-		return;
-	time_t cutoff = time(NULL) - age;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			clean_one(q, de->d_name, cutoff);
-	closedir(d);
-}
-
 /* queue_retry_delay - min * 2^(attempts-1), at most max, without overflow */
 time_t queue_retry_delay(unsigned attempts, unsigned retry_min, unsigned retry_max)
 {
@@ -869,4 +841,80 @@ void queue_runner_close(struct queue_runner *r)
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = -1;
+}
+
+/*
+ * sweep_tmp_one - remove tmp/NAME when its writer is gone: a live writer
+ * holds its lock from creation (create_tmp re-checks the link after
+ * locking, so taking a file in the moment between is harmless) to commit
+ */
+static void sweep_tmp_one(struct queue *q, const char *name)
+{
+	struct stat st, fst;
+	if (fstatat(q->tmpfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !ours(st.st_uid))
+		return;
+	if (!S_ISREG(st.st_mode)) {
+		unlinkat(q->tmpfd, name, 0);	/* nothing we make; a plant */
+		return;
+	}
+	int fd = openat(q->tmpfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &fst) == 0 &&
+	    fst.st_ino == st.st_ino && fst.st_dev == st.st_dev)
+		unlinkat(q->tmpfd, name, 0);
+	close(fd);
+}
+
+/*
+ * sweep_failed_one - failed/ID (and ID.state) once ID has been there
+ * longer than keep seconds: its ctime is when queue_fail renamed it there
+ */
+static void sweep_failed_one(struct queue *q, const char *name, time_t cutoff)
+{
+	struct stat st;
+	char statename[QUEUE_ID_LEN + 8];
+	if (!queue_valid_id(name) || fstatat(q->failfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_ctime > cutoff || !ours(st.st_uid))
+		return;
+	if (snprintf(statename, sizeof statename, "%s.state", name) < 0)
+		return;
+	unlinkat(q->failfd, statename, 0);
+	unlinkat(q->failfd, name, 0);
+}
+
+/* sweep_dir - call one(q, name[, cutoff]) for every entry of dirfd */
+static void sweep_dir(struct queue *q, int dirfd, time_t cutoff, bool failed)
+{
+	DIR *d = dirfd >= 0 ? open_dir(dirfd) : NULL;
+	if (d == NULL)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (failed)
+			sweep_failed_one(q, de->d_name, cutoff);
+		else
+			sweep_tmp_one(q, de->d_name);
+	}
+	closedir(d);
+}
+
+/* queue_sweep - dead writers' temp files, and failed/ past keep_failed */
+void queue_sweep(struct queue *q, unsigned keep_failed)
+{
+	sweep_dir(q, q->tmpfd, 0, false);
+	if (keep_failed != 0)
+		sweep_dir(q, q->failfd, time(NULL) - (time_t)keep_failed, true);
+}
+
+/* queue_free_bytes - room left for unprivileged writers in the spool's file system */
+int queue_free_bytes(const struct queue *q, unsigned long long *bytes)
+{
+	struct statvfs sv;
+	if (fstatvfs(q->dirfd, &sv) < 0)
+		return -1;
+	*bytes = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	return 0;
 }

@@ -195,8 +195,6 @@ void queue_release(struct queue_msg *m);
  */
 int queue_walk(struct queue *q, int (*fn)(void *ctx, const char *id), void *ctx);
 
-/* queue_clean_tmp - remove unlocked temp files older than age seconds */
-void queue_clean_tmp(struct queue *q, time_t age);
 
 /*
  * The queue runner's lock and wake-up count: run/UID of the calling user
@@ -256,5 +254,20 @@ int queue_parse(const char *env, size_t envlen, const char *state, size_t statel
 
 /* queue_msg_init - an empty m (fd -1), safe to pass to queue_release */
 void queue_msg_init(struct queue_msg *m);
+
+/*
+ * queue_sweep - the spool's clean-up at the start of a queue run: remove
+ * tmp/ files whose writer is gone (no lock), and, when keep_failed is not
+ * 0, failed/ messages moved there more than keep_failed seconds ago. A
+ * process not run by root removes only files of its own user (st_uid ==
+ * getuid()): no user's process touches another user's mail.
+ */
+void queue_sweep(struct queue *q, unsigned keep_failed);
+
+/*
+ * queue_free_bytes - the bytes an unprivileged writer may still use in the
+ * spool's file system (statvfs f_bavail), for [queue] min_free. 0 or -1.
+ */
+int queue_free_bytes(const struct queue *q, unsigned long long *bytes);
 
 #endif

@@ -232,6 +232,19 @@ bool smtp_wire_safe(const char *p, bool param)
 	return true;
 }
 
+/* smtp_xtext - RFC 3461 section 4: "+" and "=" and what is not printable, as +XX */
+int smtp_xtext(struct buf *out, const char *p)
+{
+	for (; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		int e = c >= '!' && c <= '~' && c != '+' && c != '=' ? buf_putc(out, (char)c)
+								      : buf_printf(out, "+%02X", c);
+		if (e < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* smtp_is_8bit - the address needs SMTPUTF8 */
 bool smtp_is_8bit(const char *p)
 {

@@ -79,15 +79,20 @@ int secret_read_file(const char *path, const char *key, struct buf *out, char *e
 }
 
 /*
- * child_exec - in the child: stdin /dev/null, stdout the pipe, every
- * set-id privilege dropped for good (the real gid and uid: the command is
- * the caller's, not ours), a clean environment (env), then /bin/sh -c cmd.
- * Only async-signal-safe calls; never returns.
+ * child_exec - in the child: stdin /dev/null, stdout the pipe, the real
+ * uid and gid (the command is the caller's), but with our group kept as
+ * the effective one, so that it can read a secret only that group may
+ * read; a clean environment (env), then /bin/sh -p -c cmd ("-p": dash and
+ * bash would otherwise reset the effective gid to the real one). A process
+ * whose effective gid differs from its real one at execve is not dumpable
+ * (Linux, suid_dumpable 0): its /proc/PID/fd belongs to root and the caller
+ * cannot ptrace it, so its output is no more the caller's than our
+ * configuration is. Only async-signal-safe calls; never returns.
  */
 static void child_exec(const char *cmd, int out_fd, char *const env[])
 {
-	char *argv[] = { "sh", "-c", (char *)cmd, NULL };
-	gid_t g = getgid();
+	char *argv[] = { "sh", "-p", "-c", (char *)cmd, NULL };
+	gid_t g = getgid(), eg = getegid();
 	uid_t u = getuid();
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(out_fd, 1) < 0)
@@ -95,9 +100,9 @@ static void child_exec(const char *cmd, int out_fd, char *const env[])
 	/* every descriptor is close-on-exec; this makes sure of it (spool files) */
 	(void)close_range(3, ~0U, 0);
 	(void)signal(SIGPIPE, SIG_DFL);	/* ignored in the parent; the command gets the default */
-	if (setresgid(g, g, g) < 0 || setresuid(u, u, u) < 0 || getegid() != g ||
+	if (setresgid(g, eg, eg) < 0 || setresuid(u, u, u) < 0 || getegid() != eg ||
 	    geteuid() != u)
-		_exit(127);	/* never run it with our group */
+		_exit(127);
 	execve("/bin/sh", argv, env);
 	_exit(127);
 }
@@ -122,7 +127,7 @@ static void command_env(char home[512], char user[160], char logname[160], char 
 	env[n] = NULL;
 }
 
-/* spawn_shell - start password_command without our privileges; its stdout to a pipe */
+/* spawn_shell - start password_command as the caller with our group; its stdout to a pipe */
 static int spawn_shell(const char *cmd, pid_t *pid, int *out_fd)
 {
 	int fds[2];

@@ -1,10 +1,11 @@
 /*
  * secret - fetch the authentication secret named by [auth]: the password
  * itself, the first line of password_file, or the first line printed by
- * password_command, run by /bin/sh -c in a child that first drops every
- * set-id privilege for good (it runs as the caller, without the relaymail
- * group) with a clean environment: PATH, and HOME, USER, LOGNAME from the
- * password database.
+ * password_command, run by /bin/sh -p -c in a child with the caller's real
+ * uid and gid but the relaymail group kept as its effective gid (so it can
+ * read a root:relaymail 0640 secret, and, not dumpable, its output is not
+ * the caller's to read) with a clean environment: PATH, and HOME, USER,
+ * LOGNAME from the password database.
  *
  * The secret lands in a struct buf that the caller wipes with buf_wipe() as
  * soon as it has been encoded. Errors never quote the secret.

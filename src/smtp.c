@@ -2,10 +2,13 @@
 #include "smtp.h"
 #include "smtp_session.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -307,6 +310,7 @@ static int authenticate(struct smtp_session *s, struct smtp_reply *why)
 	char err[AUTH_ERROR_MAX];
 	struct auth_client c;
 	bool tls = io_is_tls(s->io);
+	/* conf allowed it only to loopback below 1024; a name must have led there too */
 	if (!tls && !io_peer_is_loopback(s->io)) {
 		smtp_set_text(why, "refusing to authenticate without TLS to a non-loopback host");
 		return -1;
@@ -315,7 +319,7 @@ static int authenticate(struct smtp_session *s, struct smtp_reply *why)
 		smtp_set_text(why, "no password or token to authenticate with");
 		return -1;
 	}
-	const struct auth_mech *m = auth_choose(s->cfg.mechanism, s->ext.auth, tls, err, sizeof err);
+	const struct auth_mech *m = auth_choose(s->cfg.mechanism, s->ext.auth, err, sizeof err);
 	if (m == NULL) {
 		smtp_set_text(why, "%s", err);
 		return -1;
@@ -377,7 +381,36 @@ static int open_session(struct smtp_session *s, struct smtp_reply *why)
 	return 0;
 }
 
-/* smtp_open - a session ready for MAIL, or NULL and why */
+/*
+ * files_readable - every file TLS will need can be opened, checked before
+ * the connection (relaymail.conf(5): "before any byte is sent"); OpenSSL
+ * itself reads them only in the handshake, after EHLO and STARTTLS
+ */
+static int files_readable(const struct smtp_config *cfg, struct smtp_reply *why)
+{
+	const struct conf *c = cfg->conf;
+	const char *const keys[] = { "tls_ca_file", "tls_cert_file", "tls_key_file" };
+	const char *const paths[] = {
+		c->smarthost.tls_ca_file, c->smarthost.tls_cert_file, c->smarthost.tls_key_file,
+	};
+	if (cfg->tls == CONF_TLS_NONE)
+		return 0;
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		if (paths[i] == NULL)
+			continue;
+		/* O_NONBLOCK: a FIFO planted there must not hang us */
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0) {
+			smtp_set_text(why, "[smarthost] %s %s: cannot read: %s", keys[i], paths[i],
+				      strerror(errno));
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* smtp_open - connect and set up the session; see smtp.h */
 struct smtp_session *smtp_open(const struct smtp_config *cfg, struct smtp_reply *why)
 {
 	char err[256];
@@ -385,6 +418,10 @@ struct smtp_session *smtp_open(const struct smtp_config *cfg, struct smtp_reply 
 	memset(why, 0, sizeof *why);
 	if (s == NULL || cfg->conf == NULL || cfg->host == NULL) {
 		smtp_set_text(why, s == NULL ? "out of memory" : "no smarthost configured");
+		free(s);
+		return NULL;
+	}
+	if (files_readable(cfg, why) < 0) {
 		free(s);
 		return NULL;
 	}

@@ -98,6 +98,13 @@ size_t smtp_stuff(struct smtp_stuffer *st, const char *in, size_t n, char *out);
  */
 bool smtp_wire_safe(const char *p, bool param);
 
+/*
+ * smtp_xtext - append p to out as RFC 3461 xtext (ENVID=, ORCPT=): bytes
+ * from '!' to '~' as they are, except '+' and '=', everything else as "+XX"
+ * (upper-case hex): "a=b+c" becomes "a+3Db+2Bc". 0, or -1 when out is full.
+ */
+int smtp_xtext(struct buf *out, const char *p);
+
 /* smtp_is_8bit - p holds a byte >= 0x80 (the address needs SMTPUTF8). Pure. */
 bool smtp_is_8bit(const char *p);
 
@@ -152,7 +159,7 @@ struct smtp_message {
 	const char *notify, *ret, *envid;	/* DSN, NULL when unset */
 	int data_fd;			/* canonical CRLF data from data_off to EOF */
 	off_t data_off;
-	bool last;			/* no transaction follows: QUIT goes with the data */
+	bool last;			/* no transaction follows: QUIT goes with the data (PIPELINING only) */
 	bool more;			/* another may follow: leave this one open (never with last) */
 };
 

@@ -56,7 +56,7 @@ static int put_mail(struct smtp_session *s, const struct smtp_message *m, struct
 	if (e == 0 && s->ext.dsn && m->ret != NULL)
 		e = buf_printf(&s->cmd, " RET=%s", m->ret);
 	if (e == 0 && s->ext.dsn && m->envid != NULL)
-		e = buf_printf(&s->cmd, " ENVID=%s", m->envid);
+		e = buf_puts(&s->cmd, " ENVID=") < 0 ? -1 : smtp_xtext(&s->cmd, m->envid);
 	if (e < 0) {
 		smtp_set_text(r, "MAIL FROM command too long");
 		return -1;
@@ -194,11 +194,14 @@ static int stream_data(struct smtp_session *s, const struct smtp_message *m, boo
 
 /*
  * quit_along - with the last message, QUIT rides in the same write as the
- * end of its data: one turn less, and the 221 is never waited for
+ * end of its data: one turn less, and the 221 is never waited for. Only
+ * with PIPELINING: a server without it may refuse any byte sent before its
+ * reply (OpenSMTPD does, and drops the message); then QUIT waits for the
+ * reply, sent when the session is freed.
  */
 static int quit_along(struct smtp_session *s, const struct smtp_message *m, struct smtp_reply *r)
 {
-	if (!m->last)
+	if (!m->last || !s->ext.pipelining)
 		return 0;
 	s->quit_sent = true;
 	return smtp_send_line(s, SMTP_ST_QUIT, "QUIT", 4, NULL, r);

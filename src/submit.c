@@ -2,6 +2,7 @@
 #include "submit.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,33 +171,87 @@ static enum submit_result envelope_from_request(const struct conf *c, const stru
 	return SUBMIT_OK;
 }
 
+/* a queue file being written, and the bytes it may still take */
+struct bounded {
+	struct queue_new *n;
+	unsigned long long left;	/* ULLONG_MAX: no limit */
+};
+
+/* bounded_write - queue_new_write, failing with EFBIG past [queue] max_message_size */
+static int bounded_write(void *ctx, const void *p, size_t len)
+{
+	struct bounded *b = ctx;
+	if (len > b->left) {
+		errno = EFBIG;
+		return -1;
+	}
+	b->left -= len;
+	return queue_new_write(b->n, p, len);
+}
+
+/* write_failed - why the message could not be written to the queue file */
+static enum submit_result write_failed(const struct conf *c, int e, char *err, size_t errlen)
+{
+	char why[96];
+	if (e != EFBIG)
+		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot write to the queue", strerror(e));
+	if (snprintf(why, sizeof why, "bigger than [queue] max_message_size (%llu bytes)",
+		     c->queue.max_message_size) < 0)
+		why[0] = '\0';
+	return say(SUBMIT_CANT_QUEUE, err, errlen, "message too big", why);
+}
+
 /* spool - write the headers and stream the body into a new queue file */
-static enum submit_result spool(struct queue *q, const struct envelope *env,
-				const struct message_headers *h, struct message_reader *rd,
-				const struct submit_request *req, struct queue_msg *m,
-				char *err, size_t errlen)
+static enum submit_result spool(const struct conf *c, struct queue *q,
+				const struct envelope *env, const struct message_headers *h,
+				struct message_reader *rd, const struct submit_request *req,
+				struct queue_msg *m, char *err, size_t errlen)
 {
 	struct queue_new n;
+	struct bounded b = { &n, c->queue.max_message_size ? c->queue.max_message_size : ULLONG_MAX };
 	char why[512];
 	if (queue_new_begin(q, env, time(NULL), &n, why, sizeof why) < 0)
 		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot queue the message", why);
-	if (message_write_headers(h, queue_new_write, &n) != 0) {
+	if (message_write_headers(h, bounded_write, &b) != 0) {
+		int e = errno;
 		queue_new_abort(q, &n);
-		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot write to the queue", strerror(errno));
+		return write_failed(c, e, err, errlen);
 	}
-	int r = message_copy_body(rd, queue_new_write, &n);
+	int r = message_copy_body(rd, bounded_write, &b);
 	if (r != 0) {
 		int e = errno;
 		queue_new_abort(q, &n);
 		if (r == -2)
 			return say(SUBMIT_READ_ERROR, err, errlen, "cannot read the message", strerror(e));
-		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot write to the queue", strerror(e));
+		return write_failed(c, e, err, errlen);
 	}
 	bool eightbit = rd->eightbit || req->body_8bit;
 	if ((req->commit_later ? queue_new_finish(q, &n, eightbit, m, why, sizeof why)
 			       : queue_new_commit(q, &n, eightbit, m, why, sizeof why)) < 0)
 		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot queue the message", why);
 	return SUBMIT_OK;
+}
+
+/*
+ * check_room - below [queue] min_free, only root may still queue: a user
+ * filling the spool's file system must not stop everyone else's mail
+ */
+static enum submit_result check_room(const struct conf *c, const struct queue *q, char *err,
+				     size_t errlen)
+{
+	unsigned long long avail;
+	char why[128];
+	if (c->queue.min_free == 0 || getuid() == 0)
+		return SUBMIT_OK;
+	if (queue_free_bytes(q, &avail) < 0)
+		return say(SUBMIT_CANT_QUEUE, err, errlen, "cannot see the spool's free space",
+			   strerror(errno));
+	if (avail >= c->queue.min_free)
+		return SUBMIT_OK;
+	if (snprintf(why, sizeof why, "%llu bytes free, [queue] min_free is %llu", avail,
+		     c->queue.min_free) < 0)
+		why[0] = '\0';
+	return say(SUBMIT_CANT_QUEUE, err, errlen, "the spool is nearly full", why);
 }
 
 /* submit_message - the whole intake */
@@ -209,9 +264,12 @@ enum submit_result submit_message(const struct conf *c, struct queue *q,
 	struct message_headers h;
 	char why[256];
 	bool have_headers = false;
+	enum submit_result r = check_room(c, q, err, errlen);
+	if (r != SUBMIT_OK)
+		return r;
 	envelope_init(&env, c);
 	message_reader_init(&rd, req->fd, req->dot_ends);
-	enum submit_result r = envelope_from_request(c, req, &env, err, errlen);
+	r = envelope_from_request(c, req, &env, err, errlen);
 	if (r == SUBMIT_OK) {
 		int hr = message_read_headers(&rd, &h, why, sizeof why);
 		have_headers = hr == 0;
@@ -239,7 +297,7 @@ enum submit_result submit_message(const struct conf *c, struct queue *q,
 				"a line too long or a control character in the sender or -F name");
 	}
 	if (r == SUBMIT_OK)
-		r = spool(q, &env, &h, &rd, req, m, err, errlen);
+		r = spool(c, q, &env, &h, &rd, req, m, err, errlen);
 	if (have_headers)
 		message_headers_free(&h);
 	message_reader_free(&rd);

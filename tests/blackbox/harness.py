@@ -110,3 +110,20 @@ def lock_free(path):
             return False
         fcntl.flock(f, fcntl.LOCK_UN)
         return True
+
+
+def privileged_port():
+    """A free TCP port below 1024 on 127.0.0.1 (the tests run as root):
+    where relaymail allows authentication without TLS."""
+    import random
+    import socket
+    ports = list(range(600, 1024))
+    random.shuffle(ports)
+    for port in ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below 1024 on 127.0.0.1")

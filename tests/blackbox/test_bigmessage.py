@@ -35,7 +35,8 @@ def test_50mb_byte_exact_and_rss_under_16mb(smarthost, relay):
     src = relay.dir / "big.eml"
     want_sha, want_len = make_message(src)
     host = smarthost(tls="starttls")
-    relay.configure(host)
+    # just over 50 MiB: past the default [queue] max_message_size
+    relay.configure(host, queue={"max_message_size": "0"})
     try:
         r = relay.run(["-i", RCPT], input_file=str(src), timeout=600,
                       rss=True)

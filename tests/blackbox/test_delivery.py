@@ -1,5 +1,7 @@
 """SMTP-level delivery outcomes: rejections, SIZE, 8BITMIME, DSN."""
 
+import pytest
+
 from harness import message, split_message
 
 
@@ -98,6 +100,20 @@ def test_dsn_parameters_when_offered(smarthost, relay):
     assert "RET=HDRS" in m.mail_line.upper(), m.mail_line
     assert "ENVID=ENV42" in m.mail_line.upper(), m.mail_line
     assert "NOTIFY=SUCCESS,FAILURE" in m.rcpt_lines[0].upper()
+
+
+@pytest.mark.parametrize("envid,wire", [("a=b+c", "a+3Db+2Bc"),
+                                         ("<id@host>", "<id@host>"),
+                                         ("x+y", "x+2By")])
+def test_envid_goes_out_as_xtext(smarthost, relay, envid, wire):
+    """RFC 3461: ENVID is xtext; '+' and '=' are written +2B and +3D."""
+    h = smarthost(tls="starttls", extensions=["DSN"])
+    relay.configure(h)
+    r = relay.run(["-V", envid, "-i", "bob@example.org"], input=message())
+    assert r.rc == 0, r
+    line = h.messages[0].mail_line
+    assert line.endswith(" ENVID=" + wire) or " ENVID=%s " % wire in line, \
+        line
 
 
 def test_dsn_parameters_not_sent_when_not_offered(smarthost, relay):

@@ -17,6 +17,7 @@ import threading
 import time
 
 from harness import header
+from strict import LoopbackServer
 
 RCPT = "bob@example.org"
 N = 5
@@ -34,7 +35,7 @@ class Conn:
         self.done = False       # the connection is over
 
 
-class FlushServer:
+class FlushServer(LoopbackServer):
     """A minimal SMTP server on 127.0.0.1 for queue-flush pipelining.
 
     pipelining, chunking: announce PIPELINING / CHUNKING.
@@ -53,35 +54,7 @@ class FlushServer:
         self.ends = 0           # ends of data seen
         self.ends_log = []      # (n, Message-ID, reply) per end of data
         self._lock = threading.Lock()
-        self._sock = socket.socket()
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(8)
-        self._sock.settimeout(0.1)      # accept() wakes up to see stop()
-        self.port = self._sock.getsockname()[1]
-        self._stop = False
-        self._threads = []
-        t = threading.Thread(target=self._accept, daemon=True)
-        t.start()
-        self._threads.append(t)
-
-    def stop(self):
-        self._stop = True
-        for t in self._threads:
-            t.join(5)
-        self._sock.close()
-
-    def _accept(self):
-        while not self._stop:
-            try:
-                s, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            t = threading.Thread(target=self._serve, args=(s,), daemon=True)
-            t.start()
-            self._threads.append(t)
+        super().__init__()
 
     # --- one connection ---------------------------------------------------
 

@@ -163,7 +163,8 @@ class Install:
         """(argv, environment) that run args (args[0] 'sendmail' means the
         installed copy) with /etc/relaymail.conf = conf (default: the real
         one) in a private mount namespace, as the test user (as_user True),
-        as root (False) or as another test user (its login name)."""
+        as root (False), as another test user (its login name) or as
+        as_user = (uid, gid)."""
         self.runs += 1
         d = self.root / ("ns%d" % self.runs)
         (d / "u").mkdir(parents=True)
@@ -173,6 +174,7 @@ class Install:
         argv = [str(self.bin) if a == "sendmail" else a for a in args]
         if as_user:
             uid, gid = (self.uid, self.user_gid) if as_user is True \
+                else as_user if isinstance(as_user, tuple) \
                 else ensure_user(as_user)
             argv = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
                     "--clear-groups", "--"] + argv
@@ -199,12 +201,15 @@ class Install:
         assert_no_secret(out + err)
         return p.returncode, out, err
 
-    def user_open(self, path):
-        """What open(path) gives the test user: 'ok' or the errno name."""
-        code = ("import errno, sys\n"
-                "try:\n open(sys.argv[1], 'rb').read(1); print('ok')\n"
+    def user_open(self, path, as_user=True):
+        """What open(path) gives the test user: 'ok' or the errno name
+        (never blocks: a pipe is opened without waiting for data)."""
+        code = ("import errno, os, sys\n"
+                "try:\n os.close(os.open(sys.argv[1], os.O_RDONLY | "
+                "os.O_NONBLOCK)); print('ok')\n"
                 "except OSError as e:\n print(errno.errorcode[e.errno])\n")
-        rc, out, err = self.run(["/usr/bin/python3", "-c", code, str(path)])
+        rc, out, err = self.run(["/usr/bin/python3", "-c", code, str(path)],
+                                as_user=as_user)
         assert rc == 0, err
         return out.strip()
 
@@ -304,16 +309,15 @@ def test_verbose_shows_no_secret(inst, mech):
     assert len(inst.host.wait_messages(1, timeout=30)) == 1
 
 
-def test_password_command_runs_as_the_user(inst):
-    """password_command runs with the caller's uid and gid (never the
-    group) and a clean environment."""
+def test_password_command_runs_as_the_user_with_the_group(inst):
+    """password_command runs with the caller's real uid and gid, the group
+    as its effective (and saved) gid, and a clean environment."""
     evidence = inst.pub / "id.txt"
     cmd = inst.pub / "pc.sh"       # a script: ';' starts an INI comment
-    cmd.write_text("#!/bin/sh\n{ id -u; id -G; env; } > %s\n"
+    cmd.write_text("#!/bin/sh -p\n{ id -u; id -g; id -rg; env; } > %s\n"
                    "printf '%%s\\n' '%s'\n" % (evidence, PASSWORD))
     os.chmod(cmd, 0o755)
-    # /bin/sh drops an effective group it did not ask for, but not the
-    # saved one: look at the shell's own ids, all four of them
+    # look at the shell's own ids, all four of them
     shell_ids = inst.pub / "shell.txt"
     line = "grep -E '^(Uid|Gid|Groups):' /proc/$$/status > %s && %s" % (
         shell_ids, cmd)
@@ -326,12 +330,11 @@ def test_password_command_runs_as_the_user(inst):
     assert len(inst.host.wait_messages(1, timeout=30)) == 1, err
     ids = dict(x.split(":", 1) for x in shell_ids.read_text().splitlines())
     assert ids["Uid"].split() == [str(inst.uid)] * 4, ids
-    assert ids["Gid"].split() == [str(inst.user_gid)] * 4, ids
+    assert ids["Gid"].split() == [str(inst.user_gid)] + [str(inst.gid)] * 3, ids
     assert ids["Groups"].split() == [], ids
     lines = evidence.read_text().splitlines()
-    assert lines[0] == str(inst.uid)
-    assert lines[1].split() == [str(inst.user_gid)], lines
-    env = dict(x.split("=", 1) for x in lines[2:] if "=" in x)
+    assert lines[:3] == [str(inst.uid), str(inst.gid), str(inst.user_gid)], lines
+    env = dict(x.split("=", 1) for x in lines[3:] if "=" in x)
     assert env.get("PATH") == "/usr/bin:/bin"
     # nothing from the caller's environment; HOME from the password database
     assert "RM_TEST_LEAK" not in env, env

@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from harness import (PASSWORD, USER, assert_not_delivered_but_kept,
-                     message, split_message)
+                     message, privileged_port, split_message)
 
 RCPT = "bob@example.org"
 
@@ -194,30 +194,87 @@ def test_tls_fingerprint_pin_mismatch(smarthost, relay):
     assert_refused_before_auth(h, relay, r)
 
 
+def clear_host(smarthost, mechanisms):
+    """A smarthost without TLS on 127.0.0.1, on a port below 1024."""
+    return smarthost(tls="none", mechanisms=mechanisms,
+                     port=privileged_port())
+
+
 def test_auth_in_plaintext_to_loopback_allowed(smarthost, relay):
-    # an explicit clear-text mechanism is honoured, to loopback only
-    h = smarthost(tls="none", mechanisms=["PLAIN"])
+    # an explicit clear-text mechanism is honoured, to root's loopback port
+    h = clear_host(smarthost, ["PLAIN"])
     r = send(relay, h, tls="none", mechanism="plain")
     assert r.rc == 0, r
     assert len(h.messages) == 1, r
     assert h.messages[0].conn.authenticated == USER
 
 
-def test_auth_auto_never_picks_clear_text_mechanism_without_tls(smarthost, relay):
-    # auto never sends the password in clear, even to loopback: queued instead
-    h = smarthost(tls="none", mechanisms=["PLAIN", "LOGIN"])
+def test_auth_auto_without_tls_uses_what_is_offered(smarthost, relay):
+    # issue 11: a refused clear-text mechanism can never work, so auto no
+    # longer refuses one; it goes only where root listens (conf checks that)
+    h = clear_host(smarthost, ["PLAIN", "LOGIN"])
     r = send(relay, h, tls="none")
-    assert h.messages == []
-    assert h.auth_lines == []
-    assert_not_delivered_but_kept(relay, r, RCPT)
+    assert r.rc == 0, r
+    assert h.messages[0].conn.authenticated == USER
+    assert h.auth_lines[0].upper().startswith("AUTH PLAIN")
 
 
 def test_auth_auto_takes_cram_md5_without_tls(smarthost, relay):
-    h = smarthost(tls="none", mechanisms=["PLAIN", "CRAM-MD5"])
+    h = clear_host(smarthost, ["LOGIN", "CRAM-MD5"])
     r = send(relay, h, tls="none")
     assert r.rc == 0, r
     assert h.messages[0].conn.authenticated == USER
     assert h.auth_lines[0].upper().startswith("AUTH CRAM-MD5")
+
+
+@pytest.mark.parametrize("host,mech", [("127.0.0.1", "plain"),
+                                       ("localhost", "auto"),
+                                       ("::1", "cram-md5")])
+def test_auth_without_tls_to_an_unprivileged_port_is_a_config_error(
+        smarthost, relay, host, mech):
+    """Any local user can listen on 127.0.0.1:2525 while the real relay is
+    down: the password would be theirs. Refused before any connection."""
+    h = smarthost(tls="none", mechanisms=["PLAIN", "LOGIN", "CRAM-MD5"])
+    r = send(relay, h, tls="none", mechanism=mech,
+             smarthost={"host": host})
+    assert r.rc == 78, r
+    assert "[smarthost] port: %d: authentication without TLS is only " \
+        "allowed to a port below 1024" % h.port in r.err, r
+    assert r.err.count("\n") == 1, r
+    assert h.connections == [], "connected despite the configuration error"
+    assert not (relay.spool / "q").exists() or \
+        list((relay.spool / "q").iterdir()) == []
+
+
+def test_auth_without_tls_to_a_remote_host_is_a_config_error(relay):
+    relay.configure(port=25, tls="none",
+                    smarthost={"host": "mail.example.com"})
+    r = relay.run(["-i", RCPT], input=message())
+    assert r.rc == 78, r
+    assert "authentication without TLS is only allowed to a loopback" \
+        in r.err, r
+
+
+def test_tls_verify_no_alone_is_a_config_error(smarthost, relay):
+    """tls_verify = no would trust any certificate: a server with another
+    name's certificate would get the password."""
+    h = smarthost(tls="starttls")
+    r = send(relay, h, smarthost={"tls_verify": "no", "tls_ca_file": None})
+    assert r.rc == 78, r
+    assert "[smarthost] tls_verify:" in r.err, r
+    assert "tls_ca_file" in r.err and "tls_fingerprint" in r.err, r
+    assert h.connections == [] and h.auth_lines == []
+
+
+def test_tls_verify_no_with_a_pin_delivers(smarthost, relay, certs):
+    import hashlib
+    import ssl
+    der = ssl.PEM_cert_to_DER_cert(open(certs.wrong_cert).read())
+    h = smarthost(tls="starttls", cert=certs.wrong_cert, key=certs.wrong_key)
+    r = send(relay, h, smarthost={"tls_verify": "no", "tls_ca_file": None,
+                                  "tls_fingerprint":
+                                  hashlib.sha256(der).hexdigest()})
+    assert_delivered(h, r)
 
 
 def test_auth_535_not_delivered(smarthost, relay):

@@ -78,7 +78,7 @@ static void fuzz_line(const char *line, size_t len)
 		abort();
 	check_addr(c.addr, c.addrlen, c.verb == BS_CMD_MAIL);
 	bool body8 = false;
-	const char *bad = bs_parse_mail_params(c.params, c.paramslen, &body8);
+	const char *bad = bs_parse_mail_params(c.params, c.paramslen, BS_SIZE_MAX, &body8);
 	if (bad != NULL && (bad[0] != '5' || body8))
 		abort();
 }

@@ -3,12 +3,16 @@
   postfix   session: a private Postfix (postfix_instance.PostfixInstance)
             on two free 127.0.0.1 ports, STARTTLS and implicit TLS, Cyrus
             SASL with a sasldb; stopped and removed at the end
+  exim      session: a private Exim (exim_instance.EximInstance, Debian's
+            exim4-daemon-light unpacked under build/exim) on two free
+            127.0.0.1 ports, STARTTLS and implicit TLS, AUTH PLAIN/LOGIN
   relay     a throw-away relaymail set-up in the test's tmp dir:
             relay.configure(postfix, tls=, mechanism=, password=, ...)
             writes relaymail.conf; relay.run(args, input) runs ./sendmail
             (or $RELAYMAIL_SENDMAIL) with -C and returns Result
 
-When a test fails, the tail of Postfix's maillog is printed with it.
+When a test fails, the tail of Postfix's maillog (or Exim's mainlog) is
+printed with it.
 """
 
 import base64
@@ -23,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
+from exim_instance import EximInstance  # noqa: E402
 from postfix_instance import PostfixInstance, SetupError  # noqa: E402
 
 RUN_TIMEOUT = 60
@@ -32,17 +37,26 @@ def sendmail_path():
     return os.environ.get("RELAYMAIL_SENDMAIL") or str(REPO / "sendmail")
 
 
-@pytest.fixture(scope="session")
-def postfix():
-    inst = PostfixInstance()
+def running(inst, name):
+    """Set up and start inst, yield it, stop it (a session fixture's body)."""
     try:
         inst.setup().start()
     except SetupError as e:
         inst.stop(remove=False)
-        pytest.fail("the Postfix smarthost did not start (kept in %s):\n%s"
-                    % (inst.dir, e), pytrace=False)
+        pytest.fail("the %s smarthost did not start (kept in %s):\n%s"
+                    % (name, inst.dir, e), pytrace=False)
     yield inst
     inst.stop()
+
+
+@pytest.fixture(scope="session")
+def postfix():
+    yield from running(PostfixInstance(), "Postfix")
+
+
+@pytest.fixture(scope="session")
+def exim():
+    yield from running(EximInstance(), "Exim")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -50,10 +64,14 @@ def pytest_runtest_makereport(item, call):
     """Attach the end of Postfix's maillog to a failing test's report."""
     outcome = yield
     rep = outcome.get_result()
-    inst = getattr(item, "funcargs", {}).get("postfix")
-    if rep.failed and isinstance(inst, PostfixInstance):
-        tail = "\n".join(inst.maillog_text().splitlines()[-40:])
+    args = getattr(item, "funcargs", {})
+    pf, ex = args.get("postfix"), args.get("exim")
+    if rep.failed and isinstance(pf, PostfixInstance):
+        tail = "\n".join(pf.maillog_text().splitlines()[-40:])
         rep.sections.append(("postfix maillog (last 40 lines)", tail))
+    if rep.failed and isinstance(ex, EximInstance):
+        tail = "\n".join(ex.log_text().splitlines()[-40:])
+        rep.sections.append(("exim mainlog (last 40 lines)", tail))
 
 
 class Result:

@@ -105,12 +105,18 @@ def test_delivers_with_each_mechanism_and_tls_mode(postfix, relay, tls,
     assert q.rc == 0 and "Mail queue is empty" in q.out, q
 
 
-def test_wrong_password_is_queued_and_listed(postfix, relay):
+def queue_with_wrong_password(smarthost, relay):
+    """Send with a wrong password: 535, kept in the queue (exit 0); the
+    message's token."""
     tok = token()
-    relay.configure(postfix, password="not-the-password")
+    relay.configure(smarthost, password="not-the-password")
     r = relay.run(["-t", "-i"], simple_mail(tok))
-    assert r.rc == 0, r
-    assert "535" in r.err, r
+    assert r.rc == 0 and "535" in r.err, r
+    return tok
+
+
+def test_wrong_password_is_queued_and_listed(postfix, relay):
+    tok = queue_with_wrong_password(postfix, relay)
     q = relay.mailq()
     assert q.rc == 0, q
     assert "bob@interop.test" in q.out, q

@@ -71,6 +71,9 @@ static const char full_ini[] =
 	"mode = background\n"
 	"retry = 1m..2h\n"
 	"max_age = 2w\n"
+	"max_message_size = 10M\n"
+	"min_free = 0\n"
+	"keep_failed = 1w\n"
 	"[log]\n"
 	"syslog = 0\n"
 	"file = /var/log/relaymail.log\n";
@@ -115,6 +118,9 @@ static void test_full(void **state)
 	assert_int_equal(c.queue.retry_min, 60);
 	assert_int_equal(c.queue.retry_max, 7200);
 	assert_int_equal(c.queue.max_age, 14 * 86400);
+	assert_true(c.queue.max_message_size == 10ULL << 20);
+	assert_true(c.queue.min_free == 0);
+	assert_int_equal(c.queue.keep_failed, 7 * 86400);
 	assert_false(c.log.syslog);
 	assert_string_equal(c.log.file, "/var/log/relaymail.log");
 	conf_free(&c);
@@ -156,6 +162,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c.queue.retry_min, 300);
 	assert_int_equal(c.queue.retry_max, 3600);
 	assert_int_equal(c.queue.max_age, 5 * 86400);
+	assert_true(c.queue.max_message_size == 50ULL << 20);
+	assert_true(c.queue.min_free == 100ULL << 20);
+	assert_int_equal(c.queue.keep_failed, 30 * 86400);
 	assert_true(c.log.syslog);
 	assert_null(c.log.file);
 	conf_free(&c);
@@ -201,8 +210,10 @@ static void test_good(void **state)
 		  25, CONF_MECH_AUTO, 300, 3600 },
 		{ "[smarthost]\nhost=::1\ntls=none\n[auth]\nuser=u\npassword=p\n",
 		  25, CONF_MECH_AUTO, 300, 3600 },
-		{ "[smarthost]\nhost=LocalHost\ntls=none\nport=2525\n[auth]\nmechanism=plain\n"
-		  "user=u\npassword=p\n", 2525, CONF_MECH_PLAIN, 300, 3600 },
+		{ "[smarthost]\nhost=LocalHost\ntls=none\nport=1023\n[auth]\nmechanism=plain\n"
+		  "user=u\npassword=p\n", 1023, CONF_MECH_PLAIN, 300, 3600 },
+		{ "[smarthost]\nhost=h\ntls_verify=no\ntls_fingerprint=" FP_UPPER "\n",
+		  587, CONF_MECH_AUTO, 300, 3600 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct conf c;
@@ -329,10 +340,23 @@ static const struct bad_case bad_cases[] = {
 	{ H "helo = [1.2.3.4\n",
 	  "[smarthost] helo: \"[1.2.3.4\" is not a domain name or address literal" },
 	{ H "[queue]\nmax_age = 0\n", "[queue] max_age: must be longer than 0" },
+	{ H "[queue]\nmax_message_size = 5T\n",
+	  "[queue] max_message_size: \"5T\" is not a size (e.g. 0, 512k, 50M, 1G)" },
+	{ H "[queue]\nmin_free = 1.5G\n", "[queue] min_free: \"1.5G\" is not a size" },
+	{ H "[queue]\nkeep_failed = 30days\n", "[queue] keep_failed: \"30days\" is not a duration" },
 	{ "[smarthost]\nhost = smtp.example.com\ntls = none\n[auth]\nuser = u\npassword = p\n",
 	  "[smarthost] tls: \"none\": authentication without TLS is only allowed to a loopback" },
 	{ "[smarthost]\nhost = 10.0.0.1\ntls = none\n[auth]\nuser = u\npassword = p\n",
 	  "[smarthost] tls: \"none\": authentication without TLS" },
+	{ "[smarthost]\nhost = 127.0.0.1\ntls = none\nport = 2525\n[auth]\nuser = u\npassword = p\n",
+	  "[smarthost] port: 2525: authentication without TLS is only allowed to a port below 1024" },
+	{ "[smarthost]\nhost = localhost\ntls = none\nport = 1024\n[auth]\nuser = u\n"
+	  "password_command = cat /x\n", "[smarthost] port: 1024: authentication without TLS" },
+	{ "[smarthost]\nhost = 128.0.0.1\ntls = none\nport = 25\n[auth]\nuser = u\npassword = p\n",
+	  "[smarthost] tls: \"none\": authentication without TLS" },
+	{ "[smarthost]\nhost = h\ntls_verify = no\n", "[smarthost] tls_verify: \"no\" without "
+	  "tls_fingerprint would trust any certificate: trust a private one with tls_ca_file, "
+	  "or pin it with tls_fingerprint" },
 };
 
 /* test_bad - each error class: one line, "PATH: [section] key: problem" */

@@ -561,8 +561,8 @@ static void test_pending_invisible_then_done(void **state)
 	memset(ids, 0, sizeof(ids));
 	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
 	assert_int_equal(ids[0][0], '\0');	/* no runner can see it */
-	/* its writer is alive and holds the lock: the tmp/ cleaner leaves it */
-	queue_clean_tmp(&f->q, -3600);
+	/* its writer is alive and holds the lock: the sweep leaves it */
+	queue_sweep(&f->q, 0);
 	assert_true(exists(f, "tmp", id));
 	assert_int_equal(queue_done(&f->q, &m), 0);
 	assert_int_equal(m.fd, -1);
@@ -651,7 +651,7 @@ static void test_open_fresh_spool(void **state)
 	memset(ids, 0, sizeof(ids));
 	assert_int_equal(queue_walk(&q, collect, ids), 0);
 	assert_int_equal(ids[0][0], '\0');
-	queue_clean_tmp(&q, 0);
+	queue_sweep(&q, 30 * 86400);
 	queue_close(&q);
 	assert_int_equal(rmdir(dir), 0);	/* nothing was created */
 	assert_int_equal(queue_open(&q, dir, false, err, sizeof(err)), -1);
@@ -726,7 +726,7 @@ static void test_killed_writer(void **state)
 	char c;
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	assert_int_equal(count_entries(f, "tmp"), 1);
-	queue_clean_tmp(&f->q, 0);	/* still alive: its lock keeps the file */
+	queue_sweep(&f->q, 0);	/* still alive: its lock keeps the file */
 	assert_int_equal(count_entries(f, "tmp"), 1);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
@@ -736,40 +736,43 @@ static void test_killed_writer(void **state)
 	memset(ids, 0, sizeof(ids));
 	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
 	assert_int_equal(ids[0][0], '\0');
-	queue_clean_tmp(&f->q, 0);	/* the lock died with the writer */
+	queue_sweep(&f->q, 0);	/* the lock died with the writer */
 	assert_int_equal(count_entries(f, "tmp"), 0);
 	assert_int_equal(count_entries(f, "q"), 0);
 }
 
-/* make_old_tmp - a temp file with an old mtime */
-static int make_old_tmp(struct fixture *f, const char *name)
-{
-	int fd = openat(f->q.tmpfd, name, O_CREAT | O_RDWR, 0600);
-	assert_true(fd >= 0);
-	struct timespec ts[2] = { { 1000, 0 }, { 1000, 0 } };
-	assert_int_equal(futimens(fd, ts), 0);
-	return fd;
-}
-
-/* test_clean_tmp - dead writers' files go, live ones and young ones stay */
-static void test_clean_tmp(void **state)
+/* test_sweep_tmp - dead writers' files go at once, whatever their age; live ones stay */
+static void test_sweep_tmp(void **state)
 {
 	struct fixture *f = *state;
-	int dead = make_old_tmp(f, "DEAD");
+	int dead = openat(f->q.tmpfd, "DEAD", O_CREAT | O_RDWR, 0600);
+	assert_true(dead >= 0);
 	close(dead);
-	int live = make_old_tmp(f, "LIVE");
+	int live = openat(f->q.tmpfd, "LIVE", O_CREAT | O_RDWR, 0600);
+	assert_true(live >= 0);
 	assert_int_equal(flock(live, LOCK_EX), 0);
-	int young = openat(f->q.tmpfd, "YOUNG", O_CREAT | O_RDWR, 0600);
-	assert_true(young >= 0);
-	close(young);
-	queue_clean_tmp(&f->q, 3600);
+	assert_int_equal(symlinkat("/etc/passwd", f->q.tmpfd, "PLANT"), 0);
+	queue_sweep(&f->q, 0);
 	assert_false(exists(f, "tmp", "DEAD"));
+	assert_false(exists(f, "tmp", "PLANT"));
 	assert_true(exists(f, "tmp", "LIVE"));
-	assert_true(exists(f, "tmp", "YOUNG"));
 	close(live);
-	queue_clean_tmp(&f->q, 3600);
+	queue_sweep(&f->q, 0);
 	assert_false(exists(f, "tmp", "LIVE"));
-	assert_true(exists(f, "tmp", "YOUNG"));
+}
+
+/* test_sweep_failed_young - failed/ messages younger than keep_failed stay (and with 0) */
+static void test_sweep_failed_young(void **state)
+{
+	struct fixture *f = *state;
+	const char *id = "0123456789ABCDEF";
+	int fd = openat(f->q.failfd, id, O_CREAT | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	queue_sweep(&f->q, 3600);
+	assert_true(exists(f, "failed", id));
+	queue_sweep(&f->q, 0);
+	assert_true(exists(f, "failed", id));
 }
 
 #define ENV_OK "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n"
@@ -858,7 +861,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pending_defer_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_fail_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_keep_failure, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_failed_young, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test(test_open_fresh_spool),
 		cmocka_unit_test(test_valid_id),

@@ -1,0 +1,54 @@
+/* conf_value - the number parsers of the configuration; see conf.h */
+#include "conf.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <string.h>
+
+/* parse_scaled - digits and an optional one-letter unit from units/scales */
+static int parse_scaled(const char *s, const char *units,
+			const unsigned long long *scales, unsigned long long max,
+			unsigned long long *out)
+{
+	unsigned long long n = 0;
+	const char *p = s;
+	if (!isdigit((unsigned char)*p))
+		return -1;	/* also refuses "", signs and white space */
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (n > (max - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	unsigned long long scale = 1;
+	if (*p != '\0') {
+		const char *u = strchr(units, *p);
+		if (u == NULL || p[1] != '\0')
+			return -1;
+		scale = scales[u - units];
+	}
+	if (n > max / scale)
+		return -1;
+	*out = n * scale;
+	return 0;
+}
+
+/* conf_parse_duration - "90", "90s", "10m", "1h", "5d", "2w" into seconds */
+int conf_parse_duration(const char *s, unsigned *seconds)
+{
+	static const unsigned long long scales[] = { 1, 60, 3600, 86400, 604800 };
+	unsigned long long v;
+	if (parse_scaled(s, "smhdw", scales, UINT_MAX, &v) < 0)
+		return -1;
+	*seconds = (unsigned)v;
+	return 0;
+}
+
+/* conf_parse_size - "1000", "10k", "20M", "1G" (powers of 1024) into bytes */
+int conf_parse_size(const char *s, unsigned long long *bytes)
+{
+	static const unsigned long long scales[] = {
+		1, 1ULL << 10, 1ULL << 10, 1ULL << 20, 1ULL << 20, 1ULL << 30, 1ULL << 30,
+	};
+	return parse_scaled(s, "bkKmMgG", scales, ULLONG_MAX, bytes);
+}

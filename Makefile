@@ -44,6 +44,7 @@ UNIT_io       = io tls crypto log buf
 UNIT_options  = options conf conf_check tls crypto log buf
 UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
 UNIT_oauth2   = oauth2 oauth2_lib secret crypto buf
+UNIT_import   = import_parse import_msmtp import_ssmtp import_nullmailer import_dma import_postfix buf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 

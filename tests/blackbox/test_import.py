@@ -8,7 +8,11 @@ unpacks them there. Every configuration printed is loaded by relaymail
 itself (sendmail -C out.conf -bv root).
 """
 
+import grp
+import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -257,3 +261,30 @@ def test_postfix_unreadable_password_map_exit_66(tmp_path):
     r = run("--import=postfix", str(main))
     assert r.returncode == 66
     assert "absent" in r.stderr
+
+
+def test_drops_the_set_group_id_group():
+    """Installed set-group-id, --import reads only what its caller may read."""
+    if os.geteuid() != 0:
+        pytest.fail("needs root to make a set-group-id copy and run it as nobody")
+    d = Path(tempfile.mkdtemp(prefix="relaymail-import-"))
+    try:
+        os.chmod(d, 0o755)
+        prog, rc = d / "sendmail", d / "msmtprc"
+        shutil.copy(sendmail_path(), prog)
+        rc.write_text("account default\nhost smtp.example.com\n")
+        gid = grp.getgrnam("mail").gr_gid
+        for path, mode in ((prog, 0o2755), (rc, 0o640)):
+            os.chown(path, 0, gid)
+            os.chmod(path, mode)
+        as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        r = subprocess.run([*as_nobody, str(prog), "--import=msmtp", str(rc)], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 66, r
+        assert "Permission denied" in r.stderr
+        os.chmod(rc, 0o644)
+        r = subprocess.run([*as_nobody, str(prog), "--import=msmtp", str(rc)], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, r
+    finally:
+        shutil.rmtree(d)

@@ -19,8 +19,9 @@ static int masquerade(struct import *im, const char *v)
 }
 
 /* setting - one "KEY [value]" line; flags have no value */
-static int setting(struct import *im, const char *k, const char *v, int *secure, int *starttls)
+static int setting(struct import *im, int flags[2], const char *k, const char *v)
 {
+	int *secure = &flags[0], *starttls = &flags[1];
 	if (strcmp(k, "SMARTHOST") == 0)
 		return import_set(im, im->host, sizeof im->host, k, v);
 	if (strcmp(k, "PORT") == 0)
@@ -52,17 +53,10 @@ static int setting(struct import *im, const char *k, const char *v, int *secure,
 /* import_dma - dma.conf; the smarthost is required (without it dma delivers itself) */
 int import_dma(struct import *im, const char *text)
 {
-	char line[IMPORT_VALUE_MAX + 64], *k, *v;
-	int r, secure = 0, starttls = 0;
-	while ((r = import_line(im, &text, line, sizeof line)) == 0) {
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		(void)import_split(line, 0, &k, &v);
-		if (setting(im, k, v, &secure, &starttls) < 0)
-			return -1;
-	}
-	if (r < 0)
+	int flags[2] = { 0, 0 };
+	if (import_each(im, text, 0, "dma", flags, setting) < 0)
 		return -1;
+	int secure = flags[0], starttls = flags[1];
 	if (im->host[0] == '\0')
 		return import_fail(im, "dma: no SMARTHOST (dma delivers directly; relaymail needs a smarthost)");
 	im->tls = !secure ? IMPORT_TLS_NONE : starttls ? IMPORT_TLS_STARTTLS : IMPORT_TLS_IMPLICIT;

@@ -65,17 +65,14 @@ static void set_auth(struct import *im, const char *v)
 /* set_mapped - keys that map to one relaymail value, "~/" expanded */
 static int set_mapped(struct import *im, const char *key, const char *v)
 {
-	static const struct { const char *key; size_t off; size_t size; } map[] = {
-#define MAP(k, field) { k, offsetof(struct import, field), sizeof((struct import *)0)->field }
+#define MAP(k, field) IMPORT_FIELD(k, struct import, field)
+	static const struct import_field map[] = {
 		MAP("host", host), MAP("tls_cert_file", tls_cert_file), MAP("tls_key_file", tls_key_file),
 		MAP("user", user), MAP("passwordeval", password_command), MAP("maildomain", domain),
 		MAP("domain", helo), MAP("aliases", aliases_file), MAP("logfile", log_file),
-#undef MAP
 	};
-	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-		if (strcmp(key, map[i].key) == 0)
-			return import_set(im, (char *)im + map[i].off, map[i].size, key, v);
-	return 1;
+#undef MAP
+	return import_field_set(im, im, map, sizeof map / sizeof map[0], key, v);
 }
 
 /* setting - one "key value" line of the chosen account */

@@ -196,3 +196,35 @@ int import_domain(struct import *im, const char *key, const char *value)
 	im->domain_file[0] = '\0';
 	return import_set(im, im->domain, sizeof im->domain, key, value);
 }
+
+/* import_field_set - one lookup in a format's key table */
+int import_field_set(struct import *im, void *base, const struct import_field *t, size_t n,
+		     const char *key, const char *value)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(key, t[i].key) == 0)
+			return import_set(im, (char *)base + t[i].off, t[i].size, key, value);
+	return 1;
+}
+
+/* import_each - the key/value loop of ssmtp.conf and dma.conf */
+int import_each(struct import *im, const char *text, char sep, const char *format, int flags[2],
+		int (*fn)(struct import *im, int flags[2], const char *key, const char *value))
+{
+	char line[IMPORT_VALUE_MAX + 64], *k, *v;
+	int r;
+	while ((r = import_line(im, &text, line, sizeof line)) == 0) {
+		if (line[0] == '#' || line[0] == '\0')
+			continue;
+		if (import_split(line, sep, &k, &v) < 0) {
+			r = import_fail(im, "%s: \"%.60s\" has no '%c'", format, line, sep);
+			break;
+		}
+		if (fn(im, flags, k, v) < 0) {
+			r = -1;
+			break;
+		}
+	}
+	wipe_memory(line, sizeof line);	/* it may have held a password */
+	return r < 0 ? -1 : 0;
+}

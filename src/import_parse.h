@@ -101,6 +101,27 @@ int import_line(struct import *im, const char **text, char *line, size_t n);
  */
 int import_split(char *line, char sep, char **key, char **value);
 
+/* a key of a format that maps to one text field of base: its offset and size */
+struct import_field {
+	const char *key;
+	size_t off;
+	size_t size;
+};
+#define IMPORT_FIELD(key, type, field) { key, offsetof(type, field), sizeof(((type *)0)->field) }
+
+/* import_field_set - key found in table t (n entries): value copied into base's field, 0/-1; 1 when not found */
+int import_field_set(struct import *im, void *base, const struct import_field *t, size_t n,
+		     const char *key, const char *value);
+
+/*
+ * import_each - fn(im, flags, key, value) for each line of text that is
+ * not blank or a '#' comment, split at sep (0: blanks); a line without sep
+ * is an error naming format. flags: two ints the format's fn may set
+ * (ssmtp's and dma's TLS switches). 0, or -1 with im->error.
+ */
+int import_each(struct import *im, const char *text, char sep, const char *format, int flags[2],
+		int (*fn)(struct import *im, int flags[2], const char *key, const char *value));
+
 /* import_domain - a domain, or a file naming it ("/etc/mailname") into domain or domain_file */
 int import_domain(struct import *im, const char *key, const char *value);
 

@@ -34,19 +34,16 @@ static int logical_line(struct import *im, const char **text, char *line, size_t
 /* keep - store the value of a key relaymail uses; 1 when the key is not one of them */
 static int keep(struct import *im, struct postfix *p, const char *k, const char *v)
 {
-	static const struct { const char *key; size_t off, size; } keys[] = {
-#define K(name, field) { name, offsetof(struct postfix, field), sizeof((struct postfix *)0)->field }
+#define K(name, field) IMPORT_FIELD(name, struct postfix, field)
+	static const struct import_field keys[] = {
 		K("relayhost", relayhost), K("smtp_tls_security_level", level),
 		K("smtp_tls_wrappermode", wrapper), K("smtp_sasl_auth_enable", sasl),
 		K("smtp_sasl_password_maps", maps), K("smtp_tls_CAfile", ca),
 		K("smtp_tls_cert_file", cert), K("smtp_tls_key_file", key), K("smtp_helo_name", helo),
 		K("myorigin", myorigin), K("mydomain", mydomain), K("myhostname", myhostname),
-#undef K
 	};
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		if (strcmp(k, keys[i].key) == 0)
-			return import_set(im, (char *)p + keys[i].off, keys[i].size, k, v);
-	return 1;
+#undef K
+	return import_field_set(im, p, keys, sizeof keys / sizeof keys[0], k, v);
 }
 
 /* expand - $mydomain / $myhostname (or ${...}); NULL for any other reference */

@@ -16,8 +16,9 @@ static void flag(struct import *im, const char *key, const char *v, int *out)
 }
 
 /* setting - one Key=Value line; keys in any case, as ssmtp reads them */
-static int setting(struct import *im, const char *k, const char *v, int *tls, int *starttls)
+static int setting(struct import *im, int flags[2], const char *k, const char *v)
 {
+	int *tls = &flags[0], *starttls = &flags[1];
 	if (strcasecmp(k, "mailhub") == 0)
 		return import_host_port(im, "ssmtp mailhub", v);
 	if (strcasecmp(k, "root") == 0)
@@ -53,18 +54,10 @@ static int setting(struct import *im, const char *k, const char *v, int *tls, in
 /* import_ssmtp - ssmtp.conf: UseSTARTTLS wins over UseTLS; neither is plain SMTP */
 int import_ssmtp(struct import *im, const char *text)
 {
-	char line[IMPORT_VALUE_MAX + 64], *k, *v;
-	int r, tls = 0, starttls = 0;
-	while ((r = import_line(im, &text, line, sizeof line)) == 0) {
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		if (import_split(line, '=', &k, &v) < 0)
-			return import_fail(im, "ssmtp: \"%s\" is not Key=Value", line);
-		if (setting(im, k, v, &tls, &starttls) < 0)
-			return -1;
-	}
-	if (r < 0)
+	int flags[2] = { 0, 0 };
+	if (import_each(im, text, '=', "ssmtp", flags, setting) < 0)
 		return -1;
+	int tls = flags[0], starttls = flags[1];
 	if (im->host[0] == '\0')
 		return import_fail(im, "ssmtp: no mailhub");
 	im->tls = starttls ? IMPORT_TLS_STARTTLS : tls ? IMPORT_TLS_IMPLICIT : IMPORT_TLS_NONE;

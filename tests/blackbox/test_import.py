@@ -40,6 +40,22 @@ def imported(tmp_path, fmt, path, name="out.conf"):
     return r
 
 
+def assert_lines(r, lines):
+    """Each of lines is a line of the configuration printed."""
+    printed = r.stdout.splitlines()
+    for line in lines:
+        assert line in printed, (line, r.stdout)
+
+
+def nullmailer_dir(tmp_path, files):
+    """A nullmailer configuration directory holding files {name: text}."""
+    d = tmp_path / "nullmailer"
+    d.mkdir()
+    for name, text in files.items():
+        (d / name).write_text(text)
+    return d
+
+
 @pytest.fixture(scope="session")
 def debs():
     """The five packages unpacked under build/import-debs/NAME/."""
@@ -173,35 +189,26 @@ AuthPass={SECRET}
     shipped = (debs / "ssmtp" / "etc/ssmtp/revaliases").read_text()
     (d / "revaliases").write_text(shipped + "root:box@example.com:smtp.example.com:587\n")
     r = imported(tmp_path, "ssmtp", d / "ssmtp.conf")
-    for line in ["host = smtp.example.com", "port = 587", "tls = starttls", "root = postmaster",
+    assert_lines(r, ["host = smtp.example.com", "port = 587", "tls = starttls", "root = postmaster",
                  "domain = example.com", "helo = box.example.com", "allow_from_override = yes",
-                 "user = box@example.com", "password_file = /etc/relaymail.secret"]:
-        assert line in r.stdout, line
+                 "user = box@example.com", "password_file = /etc/relaymail.secret"])
     assert "revaliases: root's sender" in r.stderr
 
 
 def test_nullmailer_directory(tmp_path):
-    d = tmp_path / "nullmailer"
-    d.mkdir()
     # as nullmailer's README and Debian's postinst write them
-    (d / "defaultdomain").write_text("example.org\n")
-    (d / "me").write_text("box\n")
-    (d / "adminaddr").write_text("admin@example.org\n")
-    (d / "remotes").write_text(f"smtp.example.org smtp --port=465 --ssl --user=box --pass={SECRET}\n"
-                               "backup.example.org smtp\n")
+    d = nullmailer_dir(tmp_path, {
+        "defaultdomain": "example.org\n", "me": "box\n", "adminaddr": "admin@example.org\n",
+        "remotes": f"smtp.example.org smtp --port=465 --ssl --user=box --pass={SECRET}\n"
+                   "backup.example.org smtp\n"})
     r = imported(tmp_path, "nullmailer", d)
-    for line in ["host = smtp.example.org", "port = 465", "tls = tls", "user = box",
-                 "domain = example.org", "helo = box", "default = admin@example.org"]:
-        assert line in r.stdout, line
+    assert_lines(r, ["host = smtp.example.org", "port = 465", "tls = tls", "user = box",
+                 "domain = example.org", "helo = box", "default = admin@example.org"])
     assert "backup.example.org" in r.stderr
 
 
 def test_nullmailer_empty_files_as_debian_leaves_them(tmp_path):
-    d = tmp_path / "nullmailer"
-    d.mkdir()
-    (d / "defaultdomain").write_text("")
-    (d / "adminaddr").write_text("")
-    (d / "remotes").write_text("mail.example.org smtp\n")
+    d = nullmailer_dir(tmp_path, {"defaultdomain": "", "adminaddr": "", "remotes": "mail.example.org smtp\n"})
     r = imported(tmp_path, "nullmailer", d)
     assert "tls = none" in r.stdout
 
@@ -223,9 +230,8 @@ def test_dma_configured(tmp_path, debs):
                     .replace("MAILNAME /etc/mailname", f"MAILNAME {mailname}") +
                     f"SMARTHOST mail.example.net\nPORT 587\nSECURETRANSFER\nSTARTTLS\nAUTHPATH {auth}\n")
     r = imported(tmp_path, "dma", conf)
-    for line in ["host = mail.example.net", "port = 587", "tls = starttls", "user = box@example.net",
-                 "domain = example.net", "password_file = /etc/relaymail.secret"]:
-        assert line in r.stdout, line
+    assert_lines(r, ["host = mail.example.net", "port = 587", "tls = starttls", "user = box@example.net",
+                 "domain = example.net", "password_file = /etc/relaymail.secret"])
 
 
 def test_postfix_default_shipped_has_no_relayhost(debs):
@@ -247,9 +253,8 @@ smtp_sasl_security_options = noanonymous
 myorigin = example.com
 """)
     r = imported(tmp_path, "postfix", main)
-    for line in ["host = smtp.example.com", "port = 587", "tls = starttls", "user = relay@example.com",
-                 "domain = example.com", "password_file = /etc/relaymail.secret"]:
-        assert line in r.stdout, line
+    assert_lines(r, ["host = smtp.example.com", "port = 587", "tls = starttls", "user = relay@example.com",
+                 "domain = example.com", "password_file = /etc/relaymail.secret"])
     assert "smtpd_banner does not carry over" in r.stderr
     assert "smtp_sasl_security_options does not carry over" in r.stderr
 

@@ -211,7 +211,7 @@ int import_field_set(struct import *im, void *base, const struct import_field *t
 int import_each(struct import *im, const char *text, char sep, const char *format, int flags[2],
 		int (*fn)(struct import *im, int flags[2], const char *key, const char *value))
 {
-	char line[IMPORT_VALUE_MAX + 64], *k, *v;
+	char line[IMPORT_VALUE_MAX + 64] = "", *k, *v;
 	int r;
 	while ((r = import_line(im, &text, line, sizeof line)) == 0) {
 		if (line[0] == '#' || line[0] == '\0')

@@ -54,6 +54,10 @@ installed_relaymail() {
 		expect_eq "$(stat -c '%U:%G %a' /var/spool/relaymail$d)" "/var/spool/relaymail$d" "root:relaymail 770"
 	done
 	[ -L /etc/systemd/system/timers.target.wants/relaymail-queue.timer ] || fail "relaymail-queue.timer not enabled"
+	for unit in /lib/systemd/system/relaymail-*.timer /lib/systemd/system/relaymail-*.path; do
+		[ -e "$unit" ] || continue
+		ls /etc/systemd/system/*.wants/"$(basename "$unit")" >/dev/null 2>&1 || fail "$unit not enabled"
+	done
 	newaliases || fail "newaliases failed"
 }
 

@@ -146,7 +146,8 @@ install: all
 	install -m 0644 man/relaymail.conf.5 $(DESTDIR)$(MANDIR)/man5/relaymail.conf.5
 	install -d -m 0755 $(DESTDIR)/etc
 	install -d $(DESTDIR)$(UNITDIR)
-	install -m 0644 config/relaymail-queue.service config/relaymail-queue.timer $(DESTDIR)$(UNITDIR)/
+	install -m 0644 config/relaymail-queue.service config/relaymail-queue.timer \
+		config/relaymail-runner.service config/relaymail-queue.path $(DESTDIR)$(UNITDIR)/
 	@# privileges (INSTALL, "Privileges"): set-group-id relaymail, config and spool in that group
 	@set -e; spool=$(DESTDIR)/var/spool/relaymail; conf=$(DESTDIR)/etc/relaymail.conf; \
 	if [ -z "$(DESTDIR)" ]; then \
@@ -157,19 +158,19 @@ install: all
 			[ "$$(stat -c %G:%a $$conf)" = relaymail:640 ] || echo "note: $$conf kept as it is;" \
 				"users can submit only once it is root:relaymail 0640 (chgrp relaymail $$conf; chmod 0640 $$conf)"; \
 		else install -m 0640 -o root -g relaymail config/relaymail.conf $$conf; fi; \
-		for d in $$spool $$spool/tmp $$spool/q $$spool/s $$spool/failed; do \
+		for d in $$spool $$spool/tmp $$spool/q $$spool/s $$spool/failed $$spool/run; do \
 			install -d -m 0770 -o root -g relaymail $$d; done; \
 	else \
 		install -m 0755 sendmail $(DESTDIR)$(SBINDIR)/sendmail; \
 		[ -e $$conf ] || install -m 0640 config/relaymail.conf $$conf; \
-		for d in $$spool $$spool/tmp $$spool/q $$spool/s $$spool/failed; do install -d -m 0770 $$d; done; \
+		for d in $$spool $$spool/tmp $$spool/q $$spool/s $$spool/failed $$spool/run; do install -d -m 0770 $$d; done; \
 		echo "DESTDIR install: no group was created and no file was given to it. On the target system"; \
 		echo "(e.g. in the package's postinst), as root:"; \
 		echo "  getent group relaymail >/dev/null || groupadd --system relaymail"; \
 		echo "  chown root:relaymail $(SBINDIR)/sendmail && chmod 2755 $(SBINDIR)/sendmail"; \
 		echo "  chown root:relaymail /etc/relaymail.conf && chmod 0640 /etc/relaymail.conf"; \
 		echo "  for d in /var/spool/relaymail /var/spool/relaymail/tmp /var/spool/relaymail/q \\"; \
-		echo "      /var/spool/relaymail/s /var/spool/relaymail/failed; do"; \
+		echo "      /var/spool/relaymail/s /var/spool/relaymail/failed /var/spool/relaymail/run; do"; \
 		echo "    chown root:relaymail \$$d && chmod 0770 \$$d; done"; \
 	fi
 
@@ -202,6 +203,10 @@ analyze:
 		--error-exitcode=1 --template='{file}:{line}: {severity}: {message} [{id}]' \
 		src/*.c || rc=1; \
 	clang-tidy --quiet src/*.c -- $(ANALYZE_CFLAGS) || rc=1; \
+	if command -v systemd-analyze >/dev/null && [ -x sendmail ]; then \
+		u=$$(mktemp -d); for f in config/*.service config/*.timer config/*.path; do \
+			sed 's#/usr/sbin/sendmail#$(CURDIR)/sendmail#' $$f > $$u/$${f#config/}; done; \
+		systemd-analyze verify --man=no $$u/* || rc=1; rm -rf $$u; fi; \
 	exit $$rc
 
 # unit tests and black-box tests with the binaries under valgrind

@@ -58,6 +58,10 @@ class Ours:
     def flush(self):
         return [self.binary, "-C", str(self.conf), "-q"]
 
+    def listing(self):
+        """mailq of this spool: each queued message with why it waits."""
+        return [self.binary, "-C", str(self.conf), "-bp"]
+
     def queued(self):
         try:
             return len(os.listdir(self.spool / "q"))

@@ -91,6 +91,7 @@ class _Pipe:
     def __init__(self, proxy, stats, direction, reader, writer):
         self.proxy, self.stats, self.direction = proxy, stats, direction
         self.reader, self.writer = reader, writer
+        self._due = 0.0     # loop time of the last write or EOF scheduled
 
     async def run(self):
         loop = asyncio.get_running_loop()
@@ -107,13 +108,16 @@ class _Pipe:
         self._later(loop, time.monotonic(), self._eof, None)
 
     def _later(self, loop, now, fn, arg):
-        # call_at keeps FIFO order for equal or increasing times
+        # strictly increasing times keep the order of the chunks and the
+        # EOF (the timer heap does not order equal times; and under load
+        # two clock readings could put the EOF before the last chunk)
         delay = self.proxy.delay
         if delay <= 0:
             fn(arg)
         else:
-            loop.call_at(loop.time() + delay - (time.monotonic() - now),
-                         fn, arg)
+            due = loop.time() + delay - (time.monotonic() - now)
+            self._due = max(due, self._due + 1e-6)
+            loop.call_at(self._due, fn, arg)
 
     def _write(self, data):
         if not self.writer.is_closing():

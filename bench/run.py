@@ -13,9 +13,13 @@ reported. Workloads (see bench/workloads.py):
   W4  C concurrent submissions: total wall
   W5  N messages queued while the smarthost is down, then one flush
   W6  what a caller waits for `-odb` (ours) vs a synchronous msmtp send
+  W7  a burst of M `-odb` (ours) / synchronous (msmtp) submissions from C
+      parallel callers at --rtt-ms: connections, time until the last is
+      accepted, CPU per message (bench/odb_burst.py)
 
   /usr/bin/python3 bench/run.py [--quick] [--smarthost postfix|aiosmtpd]
-                                [--rtt-ms 20] [-v]
+                                [--rtt-ms 20] [--only W7] [--sendmail PATH]
+                                [-v]
 
 Writes bench/results/<UTC time>.md and .json, and latest.md / latest.json.
 It measures and reports; it never fails because a number is bad (exit 1
@@ -42,9 +46,9 @@ import workloads  # noqa: E402
 from report import render_table  # noqa: E402
 
 FULL = dict(n1=200, n2=200, big_mb=25, big_reps=3, conc=50, conc_reps=3,
-            n5=200, w5_reps=1, n6=30)
+            n5=200, w5_reps=1, n6=30, w7_msgs=300, w7_callers=10)
 QUICK = dict(n1=4, n2=2, big_mb=1, big_reps=1, conc=4, conc_reps=1,
-             n5=4, w5_reps=1, n6=2)
+             n5=4, w5_reps=1, n6=2, w7_msgs=6, w7_callers=2)
 
 
 def parse_args(argv):
@@ -55,11 +59,14 @@ def parse_args(argv):
                     default="auto", help="auto: postfix when it can start "
                     "(needs root and the interop set-up), else aiosmtpd")
     ap.add_argument("--rtt-ms", type=float, default=20.0,
-                    help="round-trip time the proxy adds for W2 and W6")
+                    help="round-trip time the proxy adds for W2, W6, W7")
     ap.add_argument("--msmtp-auth", default="on",
                     help="msmtp's `auth` setting (default: on = its choice)")
     ap.add_argument("--only", default="",
                     help="comma-separated workloads to run, e.g. W1,W3")
+    ap.add_argument("--sendmail", default=None,
+                    help="the binary to measure (default: "
+                    "$RELAYMAIL_SENDMAIL, else ./sendmail of this tree)")
     for k, v in FULL.items():
         ap.add_argument("--" + k.replace("_", "-"), type=type(v),
                         default=None, help="default %s (quick %s)"
@@ -100,9 +107,10 @@ def reap_orphans():
             return
 
 
-def build_id(binary):
+def build_id(binary, source):
     """What was measured: the binary's SHA-256 (prefix) and mtime, and the
-    git commit of the tree (read-only git commands)."""
+    git commit of the tree source (the binary copied) lies in, if any
+    (read-only git commands)."""
     import hashlib
     h = hashlib.sha256()
     with open(binary, "rb") as f:
@@ -113,10 +121,13 @@ def build_id(binary):
                os.stat(binary).st_mtime, datetime.timezone.utc).isoformat(
                timespec="seconds")}
     try:
-        git = ["git", "-C", str(HERE.parent)]
-        out["git_head"] = subprocess.run(
+        git = ["git", "-C", os.path.dirname(os.path.abspath(source))]
+        head = subprocess.run(
             git + ["rev-parse", "--short", "HEAD"], capture_output=True,
-            text=True, timeout=10).stdout.strip()
+            text=True, timeout=10)
+        if head.returncode != 0:        # not in a git tree
+            return out
+        out["git_head"] = head.stdout.strip()
         out["git_dirty"] = bool(subprocess.run(
             git + ["status", "--porcelain", "--untracked-files=no"],
             capture_output=True, text=True, timeout=10).stdout.strip())
@@ -147,7 +158,7 @@ def main(argv=None):
         if args.verbose or msg.startswith("!"):
             print(msg, file=sys.stderr, flush=True)
 
-    binary = os.environ.get("RELAYMAIL_SENDMAIL") or str(
+    binary = args.sendmail or os.environ.get("RELAYMAIL_SENDMAIL") or str(
         HERE.parent / "sendmail")
     if not os.access(binary, os.X_OK):
         print("bench: %s is missing: run make first" % binary,
@@ -166,7 +177,7 @@ def main(argv=None):
     snapshot = os.path.join(workdir, "bin", "sendmail")
     os.makedirs(os.path.dirname(snapshot))
     shutil.copy2(binary, snapshot)
-    built = build_id(snapshot)
+    built = build_id(snapshot, binary)
     built["source"] = binary
     binary = snapshot
     host = None

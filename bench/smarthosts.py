@@ -7,10 +7,12 @@ PostfixHost        the private Postfix of tests/interop/postfix_instance.py
 
 Every host has: .ports {'starttls': p, 'tls': p}, .user, .password,
 .ca_file, .rcpt (an address it accepts), .received() (messages delivered
-so far) and .stop().
+so far), .arrivals(prefix) (when each message whose Message-ID starts with
+prefix arrived, where the host can tell) and .stop().
 """
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -109,12 +111,19 @@ class AiosmtpdHost:
     def received(self):
         return sum(h.count for h in self._hosts.values())
 
+    def arrivals(self, prefix):
+        """None: the script reports no Message-IDs (count received())."""
+        return None
+
     def stop(self):
         for h in self._hosts.values():
             h.stop()
 
 
 POSTFIX_SCRIPT = INTEROP / "postfix_instance.py"
+MESSAGE_ID = re.compile(rb"^message-id:[ \t]*<([^>]*)>",
+                        re.IGNORECASE | re.MULTILINE)
+HEAD_BYTES = 8192       # the bench's headers are all in the first few lines
 
 
 class PostfixHost:
@@ -156,6 +165,7 @@ class PostfixHost:
         self.ca_file = info["PF_CA"]
         self.maildir = Path(info["PF_MAIL_DIR"]) / info["PF_DOMAIN"] / \
             "alice"
+        self._seen = {}     # mailbox file name -> (Message-ID, mtime)
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
     def received(self):
@@ -166,6 +176,39 @@ class PostfixHost:
             except OSError:
                 pass
         return n
+
+    def _read_new_files(self):
+        """Note the Message-ID and mtime of each mailbox file not seen yet
+        (virtual(8) renames a finished file into new/: each is whole)."""
+        for sub in ("new", "cur"):
+            try:
+                names = os.listdir(self.maildir / sub)
+            except OSError:
+                continue
+            for name in names:
+                if name in self._seen:
+                    continue
+                path = self.maildir / sub / name
+                try:
+                    with open(path, "rb") as f:
+                        head = f.read(HEAD_BYTES).split(b"\n\n", 1)[0]
+                        mtime = os.fstat(f.fileno()).st_mtime
+                except OSError:
+                    continue
+                m = MESSAGE_ID.search(head)
+                self._seen[name] = (m.group(1).decode(errors="replace")
+                                    if m else "", mtime)
+
+    def arrivals(self, prefix):
+        """{Message-ID: [mtime of each mailbox file that has it]} for the
+        Message-IDs that start with prefix: more than one time is a
+        duplicate; the mtime is when Postfix delivered it."""
+        self._read_new_files()
+        out = {}
+        for mid, mtime in self._seen.values():
+            if mid.startswith(prefix):
+                out.setdefault(mid, []).append(mtime)
+        return out
 
     def stop(self):
         if self.proc.poll() is None:

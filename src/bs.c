@@ -14,6 +14,7 @@
 #include "deliver.h"
 #include "envelope.h"
 #include "log.h"
+#include "runner.h"
 #include "submit.h"
 
 #define BS_CMD_MAX 2048		/* a command line (RFC 5321: 512) */
@@ -297,7 +298,7 @@ static void finish(struct bs *s, struct queue_msg *m)
 	if (s->how == BS_DELIVER_QUEUE) {
 		queue_release(m);
 	} else if (s->how == BS_DELIVER_BACKGROUND) {
-		(void)deliver_in_background(s->conf, s->queue, m);
+		(void)runner_hand_off(s->conf, s->queue, m);
 	} else {
 		if (s->deliver == NULL)
 			s->deliver = deliver_new(s->conf, s->queue);

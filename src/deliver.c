@@ -2,7 +2,6 @@
 #include "deliver.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +31,9 @@ struct deliver {
 	bool last;			/* the next message is the session's last */
 	struct flight *open;		/* queue runs: the message whose transaction is open */
 	char relay[300];		/* host[address]:port of the last session, for the log */
+	bool throttled;			/* the smarthost asked us to slow down: the run is over */
+	char throttle[SMTP_TEXT_MAX + 64];	/* its reply, for the log and mailq */
+	time_t throttle_until;		/* when the messages not tried are due again */
 };
 
 /* deliver_new - empty deliverer */
@@ -175,7 +177,7 @@ void deliver_describe(const struct smtp_reply *r, char *out, size_t outlen)
 }
 
 /* log_outcome - one log line for the recipients of m that share an outcome */
-static void log_outcome(const struct deliver *d, const struct queue_msg *m,
+static void log_outcome(const struct deliver *d, const struct queue_msg *m, unsigned attempts,
 			const bool *pick, const char *status, const struct smtp_reply *r)
 {
 	struct buf to;
@@ -197,7 +199,7 @@ static void log_outcome(const struct deliver *d, const struct queue_msg *m,
 	const char *relay = d->relay[0] != '\0' ? d->relay : d->conf->smarthost.host;
 	log_event("%s: from=<%s>, to=%s, size=%llu, relay=%s, delay=%lld, attempts=%u, status=%s (%s)",
 		  m->id, m->sender, buf_cstr(&to), m->size, relay,
-		  (long long)(time(NULL) - m->arrival), m->attempts + 1, status, why);
+		  (long long)(time(NULL) - m->arrival), attempts, status, why);
 	buf_free(&to);
 }
 
@@ -341,7 +343,7 @@ static void log_attempt(const struct deliver *d, const struct queue_msg *m,
 					deferred_reason = &a->reply[j];
 			}
 		}
-		log_outcome(d, m, pick, pass == 0 ? "sent" : "deferred",
+		log_outcome(d, m, m->attempts + 1, pick, pass == 0 ? "sent" : "deferred",
 			    pass == 0 ? tx : deferred_reason);
 	}
 	for (size_t j = 0; j < a->n; j++) {
@@ -349,7 +351,7 @@ static void log_attempt(const struct deliver *d, const struct queue_msg *m,
 			continue;
 		memset(pick, 0, m->nrcpt * sizeof *pick);
 		pick[a->idx[j]] = true;
-		log_outcome(d, m, pick, "bounced", &a->reply[j]);
+		log_outcome(d, m, m->attempts + 1, pick, "bounced", &a->reply[j]);
 	}
 	free(pick);
 }
@@ -383,16 +385,20 @@ static void tally(struct queue_msg *m, const struct attempt *a, const struct smt
 	rep->reason = worst != NULL ? *worst : *tx;
 }
 
+/* next_retry - when m is due again after one more failed attempt */
+static time_t next_retry(const struct deliver *d, const struct queue_msg *m)
+{
+	return time(NULL) + queue_retry_delay(m->attempts + 1, d->conf->queue.retry_min,
+					      d->conf->queue.retry_max);
+}
+
 /* settle - record m's fate in the queue after an attempt; m is released */
 static int settle(struct deliver *d, struct queue_msg *m, const struct deliver_report *rep)
 {
 	char why[SMTP_TEXT_MAX + 32];
 	deliver_describe(&rep->reason, why, sizeof why);
-	if (rep->deferred > 0) {
-		time_t delay = queue_retry_delay(m->attempts + 1, d->conf->queue.retry_min,
-						 d->conf->queue.retry_max);
-		return queue_defer(d->queue, m, why, time(NULL) + delay);
-	}
+	if (rep->deferred > 0)
+		return queue_defer(d->queue, m, why, next_retry(d, m));
 	if (rep->rejected > 0)
 		return queue_fail(d->queue, m, why);
 	return queue_done(d->queue, m);
@@ -458,12 +464,70 @@ struct flight {
 	struct run *run;		/* where its outcome is counted */
 };
 
+/*
+ * throttling - a reply that asks the client to slow down: 421 (the server
+ * is closing the session), or a temporary 4.7.x (rate or policy limit) or
+ * 4.3.2 (too many connections) to MAIL, RCPT or DATA
+ */
+static bool throttling(const struct smtp_reply *r)
+{
+	return r->code == 421 || (r->code >= 400 && r->code < 500 &&
+				  (strncmp(r->enhanced, "4.7.", 4) == 0 ||
+				   strcmp(r->enhanced, "4.3.2") == 0));
+}
+
+/*
+ * note_throttle - after the attempt a at m: did the smarthost throttle?
+ * Then the run is over; what it has not tried waits as long as m does.
+ */
+static void note_throttle(struct deliver *d, const struct queue_msg *m, const struct attempt *a,
+			  const struct smtp_reply *tx)
+{
+	const struct smtp_reply *r = throttling(tx) ? tx : NULL;
+	for (size_t j = 0; r == NULL && j < a->n; j++)
+		if (a->verdict[j] == SMTP_TEMP && throttling(&a->reply[j]))
+			r = &a->reply[j];
+	if (r == NULL || d->throttled)
+		return;
+	char why[SMTP_TEXT_MAX + 32];
+	deliver_describe(r, why, sizeof why);
+	if (snprintf(d->throttle, sizeof d->throttle, "not tried: the smarthost throttled (%s)",
+		     why) < 0)
+		d->throttle[0] = '\0';
+	d->throttled = true;
+	d->throttle_until = next_retry(d, m);
+	log_event("queue run stopped: the smarthost %s throttled: %s",
+		  d->relay[0] != '\0' ? d->relay : d->conf->smarthost.host, why);
+}
+
+/* deliver_throttled - did the smarthost throttle this deliverer's run? */
+bool deliver_throttled(const struct deliver *d)
+{
+	return d->throttled;
+}
+
+/* postpone - a throttled run leaves m for later: reason and due time, no attempt counted */
+static void postpone(struct deliver *d, struct queue_msg *m)
+{
+	bool *all = calloc(m->nrcpt ? m->nrcpt : 1, sizeof *all);
+	struct smtp_reply r;
+	set_reply(&r, 0, "", d->throttle);
+	for (size_t i = 0; all != NULL && i < m->nrcpt; i++)
+		all[i] = !m->rcpt_done[i];
+	if (all != NULL)
+		log_outcome(d, m, m->attempts, all, "deferred", &r);
+	free(all);
+	if (queue_postpone(d->queue, m, d->throttle, d->throttle_until) < 0)
+		log_event("%s: cannot save the delivery state", m->id);
+}
+
 /* land - f's transaction is decided (v, tx): judge, conclude, count; f freed */
 static void land(struct deliver *d, struct flight *f, enum smtp_verdict v,
 		 const struct smtp_reply *tx)
 {
 	struct deliver_report rep;
 	judge(&f->a, v, tx);
+	note_throttle(d, &f->m, &f->a, tx);
 	if (conclude(d, &f->m, &f->a, tx, DELIVER_BOUNCE_ALWAYS, &rep) == 0) {
 		f->run->left += rep.deferred == 0;
 		f->run->bounced = f->run->bounced || (rep.rejected > 0 && rep.deferred == 0);
@@ -498,6 +562,12 @@ static void take_off(struct deliver *d, struct flight *f)
 	if (f->res.untried) {
 		/* the session died before f's turn: f is as it was, a new session tries it */
 		drop_session(d);
+		if (d->throttled) {
+			postpone(d, &f->m);
+			attempt_free(&f->a);
+			free(f);
+			return;
+		}
 		take_off(d, f);
 		return;
 	}
@@ -619,6 +689,8 @@ static void run_one(struct deliver *d, const struct deliver_select *sel, const c
 	enum queue_lock_result lr = queue_lock(d->queue, id, &m, err, sizeof err);
 	if (lr == QUEUE_ERROR)
 		log_event("%s: cannot read queue file: %s", id, err);
+	if (lr == QUEUE_FOREIGN && sel->id != NULL)
+		log_info("%s: another user's message: root's queue runs deliver it", id);
 	if (lr != QUEUE_LOCKED)
 		return;
 	time_t now = time(NULL);
@@ -633,6 +705,10 @@ static void run_one(struct deliver *d, const struct deliver_select *sel, const c
 	}
 	if (!sel->force && m.next_try > now) {
 		queue_release(&m);
+		return;
+	}
+	if (d->throttled) {
+		postpone(d, &m);
 		return;
 	}
 	fly(d, &m, run);
@@ -671,37 +747,4 @@ int deliver_queue(struct deliver *d, const struct deliver_select *sel)
 	free(first.id);
 	free(again.id);
 	return run.left + bounces.left;
-}
-
-/* deliver_in_background - -odb: a detached child delivers m, then the due rest */
-int deliver_in_background(const struct conf *c, struct queue *q, struct queue_msg *m)
-{
-	pid_t pid = fork();
-	if (pid < 0) {
-		log_info("message queued as %s (cannot start the background delivery: %s)", m->id,
-			 strerror(errno));
-		queue_release(m);	/* safely queued: a later run delivers it */
-		return -1;
-	}
-	if (pid > 0) {
-		/* the child holds the lock through the open file we share; just forget m */
-		queue_release(m);
-		return 0;
-	}
-	(void)setsid();
-	int null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		(void)dup2(null, 0);
-		(void)dup2(null, 1);
-		(void)dup2(null, 2);
-		if (null > 2)
-			close(null);
-	}
-	struct deliver *d = deliver_new(c, q);
-	struct deliver_report rep;
-	struct deliver_select due = { 0 };
-	if (d != NULL && deliver_message(d, m, DELIVER_BOUNCE_ALWAYS, &rep) == 0)
-		(void)deliver_queue(d, &due);
-	deliver_free(d);
-	_exit(0);
 }

@@ -76,19 +76,21 @@ struct deliver_select {
  * expired messages (max_age) bounce. Each message is locked before any of
  * its commands is sent; one left untried by a session lost behind the
  * previous message is sent again over a new session, with no attempt
- * counted. Result: number of messages that
+ * counted, unless the smarthost throttled (deliver_throttled). Result:
+ * number of messages that
  * left the queue (sent or bounced), or -1 when the queue could not be
  * read.
  */
 int deliver_queue(struct deliver *d, const struct deliver_select *sel);
 
 /*
- * deliver_in_background - fork a detached child that delivers the locked
- * message m (and then every other due message over the same connection)
- * and exits; the parent returns at once. m is released in the parent.
- * 0, or -1 when no child could be started (m stays queued for a later run).
+ * deliver_throttled - the smarthost throttled (421, or 4.7.x / 4.3.2 to
+ * MAIL, RCPT or DATA) during a queue run of d: the message that got the
+ * reply was deferred as usual; every message the run reached after it was
+ * left untried (no attempt counted, due again when that one is, the
+ * reason in mailq), and d opens no new session.
  */
-int deliver_in_background(const struct conf *c, struct queue *q, struct queue_msg *m);
+bool deliver_throttled(const struct deliver *d);
 
 /* deliver_describe - a reply as one line: "550 5.1.1 text", or our own text */
 void deliver_describe(const struct smtp_reply *r, char *out, size_t outlen);

@@ -23,6 +23,7 @@ enum options_mode {
 	OPTIONS_HELP,		/* --help */
 	OPTIONS_CHECK,		/* --check: look at the smarthost, send nothing */
 	OPTIONS_IMPORT,		/* --import=FORMAT [FILE]: print another program's settings as relaymail.conf */
+	OPTIONS_RUNNER,		/* --runner: the user's (root: everyone's) background queue runner */
 };
 
 enum options_delivery {

@@ -38,6 +38,8 @@
  */
 #define QUEUE_DIR_MODE 0700
 #define QUEUE_FILE_MODE 0660
+/* run/UID is only ever used by that user's own processes */
+#define RUNNER_FILE_MODE 0600
 
 /* queue_valid_id - exactly QUEUE_ID_LEN upper-case hex digits */
 bool queue_valid_id(const char *id)
@@ -80,10 +82,10 @@ static int open_subdir(int parent, const char *name, bool create)
 /* queue_open - open the spool and its four directories */
 int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t errlen)
 {
-	static const char *const names[] = { "tmp", "q", "s", "failed" };
-	int *fds[] = { &q->tmpfd, &q->qfd, &q->sfd, &q->failfd };
+	static const char *const names[] = { "tmp", "q", "s", "failed", "run" };
+	int *fds[] = { &q->tmpfd, &q->qfd, &q->sfd, &q->failfd, &q->runfd };
 
-	q->dirfd = q->tmpfd = q->qfd = q->sfd = q->failfd = -1;
+	q->dirfd = q->tmpfd = q->qfd = q->sfd = q->failfd = q->runfd = -1;
 	q->dir = strdup(dir);
 	if (q->dir == NULL)
 		return buf_error(err, errlen, "%s: out of memory", dir);
@@ -114,7 +116,7 @@ bad:
 /* queue_close - close the directories */
 void queue_close(struct queue *q)
 {
-	int *fds[] = { &q->dirfd, &q->tmpfd, &q->qfd, &q->sfd, &q->failfd };
+	int *fds[] = { &q->dirfd, &q->tmpfd, &q->qfd, &q->sfd, &q->failfd, &q->runfd };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -418,6 +420,12 @@ out:
 	return ret;
 }
 
+/* ours - may this process take a message (or runner file) owned by uid? */
+static bool ours(uid_t uid)
+{
+	return getuid() == 0 || uid == getuid();
+}
+
 /* check_file - fd is still q/ID, and a file we trust (trusted_file) */
 static enum queue_lock_result check_file(struct queue *q, int fd, const char *id,
 					 char *err, size_t errlen)
@@ -477,8 +485,21 @@ static enum queue_lock_result open_msg(struct queue *q, const char *id, bool exc
 		buf_error(err, errlen, "q/%s: %s", id, strerror(errno));
 		return QUEUE_ERROR;
 	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		buf_error(err, errlen, "q/%s: %s", id, strerror(errno));
+		close(fd);
+		return QUEUE_ERROR;
+	}
+	bool mine = ours(st.st_uid);
+	if (exclusive && !mine) {
+		close(fd);
+		return QUEUE_FOREIGN;
+	}
 	bool busy = false;
-	if (try_lock(fd, exclusive) < 0) {
+	if (!mine) {
+		/* not even a shared probe: a stopped mailq must not hold another user's message */
+	} else if (try_lock(fd, exclusive) < 0) {
 		if (errno != EWOULDBLOCK) {
 			buf_error(err, errlen, "q/%s: lock: %s", id, strerror(errno));
 			close(fd);
@@ -594,6 +615,20 @@ int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t
 	if (queue_keep(q, m, err, sizeof err) == 0 && queue_valid_id(m->id) &&
 	    set_error(m, reason) == 0) {
 		m->attempts++;
+		m->next_try = next_try;
+		ret = write_state(q, m);
+	}
+	queue_release(m);
+	return ret;
+}
+
+/* queue_postpone - not tried: new next_try and reason, no attempt counted */
+int queue_postpone(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try)
+{
+	char err[256];
+	int ret = -1;
+	if (queue_keep(q, m, err, sizeof err) == 0 && queue_valid_id(m->id) &&
+	    set_error(m, reason) == 0) {
 		m->next_try = next_try;
 		ret = write_state(q, m);
 	}
@@ -726,4 +761,112 @@ time_t queue_retry_delay(unsigned attempts, unsigned retry_min, unsigned retry_m
 	for (unsigned i = 1; i < attempts && d < retry_max; i++)
 		d *= 2;		/* d < retry_max <= UINT_MAX: never overflows */
 	return (time_t)(d < retry_max ? d : retry_max);
+}
+
+/* A wake-up count past this is emptied by the runner that holds the lock. */
+#define RUNNER_WAKES_MAX 65536
+
+/* runner_name - "run/UID"'s name for the calling user */
+static int runner_name(char name[32])
+{
+	int n = snprintf(name, 32, "%lu", (unsigned long)getuid());
+	return n > 0 && n < 32 ? 0 : -1;
+}
+
+/* open_runner - run/UID, created when missing; a regular file of our own user */
+static int open_runner(struct queue *q, int flags, char *err, size_t errlen)
+{
+	char name[32];
+	struct stat st;
+	if (q->runfd < 0 || runner_name(name) < 0) {
+		errno = ENOENT;
+		return buf_error(err, errlen, "%s/run: %s", q->dir, strerror(errno));
+	}
+	int fd = openat(q->runfd, name, flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+			RUNNER_FILE_MODE);
+	if (fd < 0)
+		return buf_error(err, errlen, "%s/run/%s: %s", q->dir, name, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_uid != getuid()) {
+		close(fd);
+		return buf_error(err, errlen, "%s/run/%s: not a regular file of this user", q->dir,
+				 name);
+	}
+	return fd;
+}
+
+/* queue_wake - one more byte in run/UID (its close is what the .path unit sees) */
+int queue_wake(struct queue *q, char *err, size_t errlen)
+{
+	int fd = open_runner(q, O_WRONLY | O_APPEND, err, errlen);
+	if (fd < 0)
+		return -1;
+	int r = buf_write_all(fd, "w", 1);
+	int e = errno;
+	close(fd);
+	if (r < 0)
+		return buf_error(err, errlen, "%s/run: %s", q->dir, strerror(e));
+	return 0;
+}
+
+/* queue_runner_take - the user's runner lock, if nobody holds it */
+enum queue_lock_result queue_runner_take(struct queue *q, struct queue_runner *r,
+					 char *err, size_t errlen)
+{
+	/* read-only: the runner's close must not look like a submission to a .path unit */
+	r->fd = open_runner(q, O_RDONLY, err, errlen);
+	if (r->fd < 0)
+		return QUEUE_ERROR;
+	if (flock(r->fd, LOCK_EX | LOCK_NB) == 0)
+		return QUEUE_LOCKED;
+	int e = errno;
+	queue_runner_close(r);
+	if (e == EWOULDBLOCK)
+		return QUEUE_BUSY;
+	buf_error(err, errlen, "%s/run: lock: %s", q->dir, strerror(e));
+	return QUEUE_ERROR;
+}
+
+/* queue_runner_wakes - the file's size is the count */
+unsigned long long queue_runner_wakes(const struct queue_runner *r)
+{
+	struct stat st;
+	if (r->fd < 0 || fstat(r->fd, &st) < 0)
+		return 0;
+	return (unsigned long long)st.st_size;
+}
+
+/* queue_runner_trim - empty a long count (rare: once per RUNNER_WAKES_MAX submissions) */
+int queue_runner_trim(struct queue *q, struct queue_runner *r)
+{
+	char err[64];
+	if (queue_runner_wakes(r) < RUNNER_WAKES_MAX)
+		return 0;
+	int fd = open_runner(q, O_WRONLY, err, sizeof err);
+	if (fd < 0)
+		return -1;
+	int ret = ftruncate(fd, 0);
+	close(fd);
+	return ret;
+}
+
+/* queue_runner_unlock - give the lock up, keep the file open */
+void queue_runner_unlock(struct queue_runner *r)
+{
+	if (r->fd >= 0)
+		(void)flock(r->fd, LOCK_UN);
+}
+
+/* queue_runner_relock - the lock again, without waiting */
+bool queue_runner_relock(struct queue_runner *r)
+{
+	return r->fd >= 0 && flock(r->fd, LOCK_EX | LOCK_NB) == 0;
+}
+
+/* queue_runner_close - close the file (and the lock with it) */
+void queue_runner_close(struct queue_runner *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
 }

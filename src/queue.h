@@ -7,6 +7,8 @@
  *   s/ID      delivery state of q/ID (attempts, next try, last error, which
  *             recipients are done), replaced atomically
  *   failed/   messages given up on: ID and ID.state
+ *   run/UID   one per user: the lock of that user's queue runner, and a
+ *             wake-up count (one byte per background submission)
  * A message is committed by: write to tmp/, fsync, rename into q/, fsync
  * q/. A synchronous send may try the smarthost first and commit only when
  * that attempt does not deliver (queue_new_finish, queue_keep): a message
@@ -14,6 +16,12 @@
  * file says "being delivered"; a dead process's lock vanishes with it.
  * Files are opened with O_NOFOLLOW and checked with fstat (regular, one
  * link, the spool's group: see INSTALL, "Privileges").
+ *
+ * A message belongs to the user who submitted it (the owner of q/ID). A
+ * process of any other user but root never locks it, not even for a
+ * moment: queue_lock answers QUEUE_FOREIGN, and queue_read shows it
+ * without probing its lock. A user can stop or slow down their own
+ * process; it must never hold up anyone else's mail.
  *
  * Queue ids: QUEUE_ID_LEN upper-case hex digits (time + random), unique
  * across processes and reboots; queue_valid_id() is checked before any id
@@ -38,6 +46,7 @@ struct queue {
 	int qfd;	/* q/ */
 	int sfd;	/* s/ */
 	int failfd;	/* failed/ */
+	int runfd;	/* run/ */
 };
 
 /* a message being written */
@@ -75,7 +84,13 @@ struct queue_msg {
 	bool *rcpt_done;	/* nrcpt flags: delivered or bounced already */
 };
 
-enum queue_lock_result { QUEUE_LOCKED, QUEUE_BUSY, QUEUE_GONE, QUEUE_ERROR };
+enum queue_lock_result {
+	QUEUE_LOCKED,
+	QUEUE_BUSY,	/* another process holds it */
+	QUEUE_GONE,	/* no longer in q/ */
+	QUEUE_FOREIGN,	/* another user's message, and we are not root: not ours to take */
+	QUEUE_ERROR,
+};
 
 /*
  * queue_open - open (creating when create and allowed) the spool at dir.
@@ -133,13 +148,16 @@ bool queue_holds(struct queue *q, const char *id);
 void queue_new_abort(struct queue *q, struct queue_new *n);
 
 /*
- * queue_lock - open q/ID for delivery: non-blocking exclusive lock, then
- * check the file is still linked, then read envelope and state into m.
+ * queue_lock - open q/ID for delivery: unless we are root, only a message
+ * of our own user (QUEUE_FOREIGN otherwise, before any lock); then a
+ * non-blocking exclusive lock, a check that the file is still linked, and
+ * envelope and state read into m.
  */
 enum queue_lock_result queue_lock(struct queue *q, const char *id, struct queue_msg *m,
 				  char *err, size_t errlen);
 
-/* queue_read - read envelope and state without locking (mailq); sets busy */
+/* queue_read - read envelope and state without locking (mailq); sets busy
+ * (probed only on a message of our own user, or any as root) */
 int queue_read(struct queue *q, const char *id, struct queue_msg *m, char *err, size_t errlen);
 
 /*
@@ -155,6 +173,12 @@ int queue_done(struct queue *q, struct queue_msg *m);
  * release m. 0 or -1.
  */
 int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try);
+
+/*
+ * queue_postpone - not tried in this run (the smarthost throttled): save
+ * next_try and reason without counting an attempt, then release m. 0 or -1.
+ */
+int queue_postpone(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try);
 
 /*
  * queue_fail - give up: state with reason saved, both files moved to
@@ -173,6 +197,47 @@ int queue_walk(struct queue *q, int (*fn)(void *ctx, const char *id), void *ctx)
 
 /* queue_clean_tmp - remove unlocked temp files older than age seconds */
 void queue_clean_tmp(struct queue *q, time_t age);
+
+/*
+ * The queue runner's lock and wake-up count: run/UID of the calling user
+ * (root: run/0), a regular file of that user, mode 0600. A background
+ * submission adds one byte to it (queue_wake) and then tries the lock: when
+ * a runner holds it, that runner sees the count grow and looks at q/ again
+ * before it exits (see runner.c).
+ */
+struct queue_runner {
+	int fd;		/* -1 when not open */
+};
+
+/* queue_wake - add one to the calling user's wake-up count. 0, or -1 with err. */
+int queue_wake(struct queue *q, char *err, size_t errlen);
+
+/*
+ * queue_runner_take - open run/UID and try its lock without waiting:
+ * QUEUE_LOCKED (r->fd holds it; it is inherited by a forked child),
+ * QUEUE_BUSY (another runner of this user holds it; r->fd is -1) or
+ * QUEUE_ERROR with err.
+ */
+enum queue_lock_result queue_runner_take(struct queue *q, struct queue_runner *r,
+					 char *err, size_t errlen);
+
+/* queue_runner_wakes - the wake-up count now (grows with every queue_wake) */
+unsigned long long queue_runner_wakes(const struct queue_runner *r);
+
+/*
+ * queue_runner_trim - empty a count grown past a limit, so the file stays
+ * small; only with the lock held, right before a look at q/. 0 or -1.
+ */
+int queue_runner_trim(struct queue *q, struct queue_runner *r);
+
+/* queue_runner_unlock - let another runner take over; r->fd stays open for queue_runner_wakes */
+void queue_runner_unlock(struct queue_runner *r);
+
+/* queue_runner_relock - try the lock again after queue_runner_unlock; true when held */
+bool queue_runner_relock(struct queue_runner *r);
+
+/* queue_runner_close - close (dropping the lock) */
+void queue_runner_close(struct queue_runner *r);
 
 /* queue_retry_delay - retry_min doubled per attempt, capped at retry_max */
 time_t queue_retry_delay(unsigned attempts, unsigned retry_min, unsigned retry_max);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mailq.h"
 #include "queue.h"
+#include "runner.h"
 #include "submit.h"
 
 #define RELAYMAIL_VERSION "0.1.0"
@@ -137,6 +138,8 @@ static void usage(void)
 	fputs("usage: sendmail [-t] [-i] [-f sender] [-F name] [-C config] [-odi|-odb|-odq] [-v] [--] recipient...\n"
 	      "       sendmail -bp | mailq [--json]      list the queue\n"
 	      "       sendmail -q [-qINTERVAL] [-qIid] [-qRdomain]   deliver the queue\n"
+	      "       sendmail --runner                 deliver what is due, as a background\n"
+	      "                                         submission's queue runner does\n"
 	      "       sendmail -bv recipient...         show what recipients expand to\n"
 	      "       sendmail -bi | newaliases         accepted, does nothing\n"
 	      "       sendmail --check                  connect to the smarthost, show its TLS\n"
@@ -234,6 +237,17 @@ static int mode_queue_run(const struct conf *c, const struct options *o)
 	}
 	queue_close(&q);
 	return status;
+}
+
+/* mode_runner - --runner: the queue runner in the foreground (root: every user's mail) */
+static int mode_runner(const struct conf *c)
+{
+	struct queue q;
+	if (open_queue(c, &q, true) < 0)
+		return EX_CANTCREAT;
+	int r = runner_run(c, &q);
+	queue_close(&q);
+	return r < 0 ? EX_OSERR : EX_OK;
 }
 
 /* exit status of a submission that could not be queued */
@@ -350,7 +364,7 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 		log_event("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", m.id, m.sender, m.size, m.nrcpt);
 		queue_release(&m);
 	} else if (mode == CONF_MODE_BACKGROUND) {
-		(void)deliver_in_background(c, &q, &m);	/* queued either way */
+		(void)runner_hand_off(c, &q, &m);	/* queued either way */
 	} else {
 		struct deliver *d = deliver_new(c, &q);
 		struct deliver_report rep;
@@ -436,6 +450,9 @@ int sendmail_main(int argc, char **argv, enum options_mode mode)
 		break;
 	case OPTIONS_QUEUE_RUN:
 		status = mode_queue_run(&c, &o);
+		break;
+	case OPTIONS_RUNNER:
+		status = mode_runner(&c);
 		break;
 	case OPTIONS_SMTP:
 		status = mode_smtp(&c, &o);

@@ -93,3 +93,20 @@ def assert_not_delivered_but_kept(relay, r, rcpt):
         assert_queued(relay, r, rcpt)
     else:
         assert r.err.strip(), r
+
+
+def lock_free(path):
+    """Could an exclusive flock(2) on path be taken right now (is nobody
+    holding it)? False also when path does not exist."""
+    import fcntl
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return True

@@ -244,6 +244,8 @@ class _SMTP(SMTP):
             greeting = self.host.opts.get("greeting")
             if greeting:
                 status = "220 " + greeting
+            if self.host.opts.get("greeting_reply"):
+                status = self.host.opts["greeting_reply"]
         text = status if isinstance(status, str) else status.decode()
         if self.conn is not None and self.conn.in_auth \
                 and not text.startswith("334"):
@@ -396,6 +398,7 @@ class SmartHost:
       auth_before_tls advertise AUTH before STARTTLS too
       offer_starttls  advertise STARTTLS (default True when tls=starttls)
       greeting        text after '220 ' in the greeting
+      greeting_reply  the whole greeting instead, e.g. '421 4.7.0 try later'
       ehlo_hostname   first EHLO line
       extensions      EHLO keywords, e.g. ['PIPELINING', 'SIZE 1000', 'DSN']
       reject_rcpt     {address: reply}, e.g. {'x@y': '550 5.1.1 unknown'}

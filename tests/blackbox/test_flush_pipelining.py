@@ -397,7 +397,11 @@ def test_flush_data_5xx_in_the_middle_fails_only_that_one(relay):
     assert len(re.findall(r"status=sent", log)) == N   # N - 1 + the bounce
 
 
-def test_flush_421_after_data_leaves_the_next_one_untried(relay):
+def test_flush_421_after_data_ends_the_run(relay):
+    """A 421 to the 3rd end of data: the smarthost throttled, so the run
+    ends there. The 4th, whose MAIL was already pipelined, and the 5th are
+    left untried: no new connection, no attempt counted, and mailq says
+    why. The next flush sends the three."""
     for chunking in (False, True):
         relay.log.unlink(missing_ok=True)
         srv, ids, bad = _middle_failure(relay, chunking,
@@ -405,17 +409,22 @@ def test_flush_421_after_data_leaves_the_next_one_untried(relay):
         good = [m for m in ids if m != bad]
         # the 4th MAIL was on the first connection before the 421 ...
         assert srv.conns[0].ahead[2] is True, srv.conns[0].ahead
-        # ... yet the 4th and 5th arrive once each over a new connection
-        assert len(srv.conns) == 2, len(srv.conns)
-        assert sorted(accepted_ids(srv)) == sorted(good)
-        assert len(srv.accepted) == N - 1
-        assert len(queued(relay)) == 1
-        assert "421 4.3.2 shutting down" in relay.mailq().out
-        # one attempt was counted for the 421 one, none for the one behind it
+        # ... but no second connection was made for it
+        assert len(srv.conns) == 1, len(srv.conns)
+        got = accepted_ids(srv)
+        assert len(got) == len(set(got)) == 2 and set(got) <= set(good), got
+        assert len(srv.accepted) == 2
+        assert len(queued(relay)) == 3
+        q = relay.mailq().out
+        assert "421 4.3.2 shutting down" in q
+        assert q.count("the smarthost throttled (421 4.3.2") == 2, q
+        # one attempt counted for the 421 one, none for the two behind it
         log = relay.log_text()
         sent = re.findall(r"attempts=(\d+), status=sent", log)
-        assert sent == ["1"] * (N - 1), log
-        assert len(re.findall(r"status=deferred", log)) == 1, log
+        assert sent == ["1"] * 2, log
+        deferred = re.findall(r"attempts=(\d+), status=deferred", log)
+        assert sorted(deferred) == ["0", "0", "1"], log
+        assert "queue run stopped: the smarthost" in log, log
         srv.data_replies = {}
         f = relay.flush()
         assert f.rc == 0, f

@@ -47,25 +47,32 @@ def need_root():
         pytest.fail("the privilege tests need root (useradd, chown, setgid)")
 
 
+def ensure_user(login):
+    """An unprivileged test user (idempotent); (uid, user's gid)."""
+    need_root()
+    # no check=True: a concurrent test run may have just made it
+    try:
+        pwd.getpwnam(login)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--user-group",
+                        "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", login],
+                       timeout=TIMEOUT)
+    pw = pwd.getpwnam(login)
+    return pw.pw_uid, pw.pw_gid
+
+
 def ensure_accounts():
     """The test group and user (idempotent); (uid, user's gid, GROUP's gid)."""
     need_root()
-    # no check=True: a concurrent test run may have just made them
     try:
         grp.getgrnam(GROUP)
     except KeyError:
         subprocess.run(["groupadd", "--system", GROUP], timeout=TIMEOUT)
-    try:
-        pwd.getpwnam(LOGIN)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--user-group",
-                        "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", LOGIN],
-                       timeout=TIMEOUT)
-    pw = pwd.getpwnam(LOGIN)
+    uid, gid = ensure_user(LOGIN)
     g = grp.getgrnam(GROUP)
-    assert LOGIN not in g.gr_mem and pw.pw_gid != g.gr_gid
-    return pw.pw_uid, pw.pw_gid, g.gr_gid
+    assert LOGIN not in g.gr_mem and gid != g.gr_gid
+    return uid, gid, g.gr_gid
 
 
 def closed_port():
@@ -118,7 +125,7 @@ class Install:
         self.own(self.bin, 0o2755)
         shutil.copyfile(certs.ca, self.ca)
         self.own(self.ca, 0o640)
-        for d in ("", "tmp", "q", "s", "failed"):
+        for d in ("", "tmp", "q", "s", "failed", "run"):
             (self.spool / d).mkdir(exist_ok=True)
             self.own(self.spool / d, 0o770)
         (root / "etc").mkdir()
@@ -152,10 +159,11 @@ class Install:
         self.own(path, mode)
         return str(path)
 
-    def run(self, args, as_user=True, conf=None, input=b"", env=None):
-        """Run argv (args[0] 'sendmail' means the installed copy) with
-        /etc/relaymail.conf = conf (default: the real one) in a private
-        mount namespace, as the test user or as root."""
+    def command(self, args, as_user=True, conf=None, env=None):
+        """(argv, environment) that run args (args[0] 'sendmail' means the
+        installed copy) with /etc/relaymail.conf = conf (default: the real
+        one) in a private mount namespace, as the test user (as_user True),
+        as root (False) or as another test user (its login name)."""
         self.runs += 1
         d = self.root / ("ns%d" % self.runs)
         (d / "u").mkdir(parents=True)
@@ -164,16 +172,22 @@ class Install:
         self.own(d / "u" / "relaymail.conf", 0o640)
         argv = [str(self.bin) if a == "sendmail" else a for a in args]
         if as_user:
-            argv = ["setpriv", "--reuid=%d" % self.uid,
-                    "--regid=%d" % self.user_gid, "--clear-groups",
-                    "--"] + argv
+            uid, gid = (self.uid, self.user_gid) if as_user is True \
+                else ensure_user(as_user)
+            argv = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid,
+                    "--clear-groups", "--"] + argv
         script = ('mount -t overlay overlay -o lowerdir=/etc,upperdir=%s,'
                   'workdir=%s /etc || exit 111; exec "$@"'
                   % (d / "u", d / "w"))
         e = {"PATH": "/usr/bin:/bin", "HOME": "/", "LANG": "C"}
         e.update(env or {})
-        p = subprocess.run(["unshare", "--mount", "--propagation", "private",
-                            "sh", "-c", script, "sh"] + argv,
+        return ["unshare", "--mount", "--propagation", "private",
+                "sh", "-c", script, "sh"] + argv, e
+
+    def run(self, args, as_user=True, conf=None, input=b"", env=None):
+        """Run args as command() says and wait: (rc, out, err)."""
+        argv, e = self.command(args, as_user, conf, env)
+        p = subprocess.run(argv,
                            input=input.encode() if isinstance(input, str)
                            else input, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, env=e, timeout=TIMEOUT,
@@ -325,9 +339,10 @@ def test_password_command_runs_as_the_user(inst):
     assert env.get("USER") == env.get("LOGNAME") == pwd.getpwuid(inst.uid).pw_name, env
 
 
-def test_any_group_process_delivers_the_queue(inst):
-    """Root's queued message (root:GROUP 0660) is delivered by a queue run
-    that an ordinary user starts: the group, not the owner, is what counts.
+def test_only_root_runs_deliver_another_users_mail(inst):
+    """Root's queued message (root:GROUP 0660) is left alone by a queue run
+    that an ordinary user starts (SPEC Privileges: a user's process only
+    ever locks or delivers that user's own mail); root's run delivers it.
     The user's own deferred message is then retried by root."""
     down = inst.write_conf(inst.root / "down.conf",
                            inst.sections(port=closed_port()))
@@ -337,6 +352,9 @@ def test_any_group_process_delivers_the_queue(inst):
     assert rc == 0, err
     assert len(inst.queue_files()) == 1
     rc, out, err = inst.run(["sendmail", "-q"])
+    assert rc == 0, err
+    assert inst.host.messages == [] and len(inst.queue_files()) == 1
+    rc, out, err = inst.run(["sendmail", "-q"], as_user=False)
     assert rc == 0, err
     msgs = inst.host.wait_messages(1, timeout=30)
     assert [m.rcpt_tos for m in msgs] == [["carol@example.org"]]
@@ -359,12 +377,12 @@ def test_any_group_process_delivers_the_queue(inst):
 def test_subdirectories_made_by_a_user_stay_shared(inst):
     """A spool whose subdirectories are missing: the first submitter (a
     user) makes them with the spool's group permissions, not 0700."""
-    for d in ("tmp", "q", "s", "failed"):
+    for d in ("tmp", "q", "s", "failed", "run"):
         (inst.spool / d).rmdir()
     rc, out, err = inst.run(["sendmail", "-odq", "-i", "bob@example.org"],
                             input=user_message())
     assert rc == 0, err
-    for d in ("tmp", "q", "s", "failed"):
+    for d in ("tmp", "q", "s", "failed", "run"):
         st = os.stat(inst.spool / d)
         assert stat.S_IMODE(st.st_mode) == 0o770, (d, oct(st.st_mode))
         assert st.st_gid == inst.gid

@@ -25,7 +25,7 @@ static inline void spool_make(char *dir, size_t dirlen, struct queue *q, const c
 /* spool_remove - close q and remove the spool (two levels deep at most) */
 static inline void spool_remove(const char *dir, struct queue *q)
 {
-	static const char *const subs[] = { "tmp", "q", "s", "failed" };
+	static const char *const subs[] = { "tmp", "q", "s", "failed", "run" };
 	char path[512];
 	queue_close(q);
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {

@@ -273,23 +273,34 @@ static void test_lock_busy_gone(void **state)
 	assert_int_equal(queue_read(&f->q, id, &m2, err, sizeof(err)), -1);
 }
 
-/* child_lock - in a child process, try to lock id; its queue_lock result */
-static int child_lock(struct fixture *f, const char *id)
+/* in_child - run fn(f, id) in a child process; its result (the child's exit status) */
+static int in_child(int (*fn)(struct fixture *f, const char *id), struct fixture *f, const char *id)
 {
 	pid_t pid = fork();
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct queue_msg m;
-		char err[256];
-		enum queue_lock_result r = queue_lock(&f->q, id, &m, err, sizeof(err));
-		if (r == QUEUE_LOCKED)
-			queue_release(&m);
-		_exit((int)r);
-	}
+	if (pid == 0)
+		_exit(fn(f, id));
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
+}
+
+/* try_lock_id - queue_lock's result for id (the lock is let go again) */
+static int try_lock_id(struct fixture *f, const char *id)
+{
+	struct queue_msg m;
+	char err[256];
+	enum queue_lock_result r = queue_lock(&f->q, id, &m, err, sizeof(err));
+	if (r == QUEUE_LOCKED)
+		queue_release(&m);
+	return (int)r;
+}
+
+/* child_lock - in a child process, try to lock id; its queue_lock result */
+static int child_lock(struct fixture *f, const char *id)
+{
+	return in_child(try_lock_id, f, id);
 }
 
 /* test_lock_other_process - the submitter's lock holds against another runner */
@@ -305,6 +316,107 @@ static void test_lock_other_process(void **state)
 	assert_int_equal(child_lock(f, id), QUEUE_BUSY);
 	queue_release(&m);
 	assert_int_equal(child_lock(f, id), QUEUE_LOCKED);
+}
+
+/* as_nobody - in a child: become an unprivileged user (not the owner of anything here) */
+static void as_nobody(void)
+{
+	if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+		_exit(100);
+}
+
+/* foreign_view - as nobody: 0 when id cannot be locked but reads fine, unprobed */
+static int foreign_view(struct fixture *f, const char *id)
+{
+	struct queue_msg c;
+	char err[256];
+	as_nobody();
+	if (queue_lock(&f->q, id, &c, err, sizeof(err)) != QUEUE_FOREIGN)
+		return 1;
+	if (queue_read(&f->q, id, &c, err, sizeof(err)) != 0)
+		return 2;
+	int r = c.busy || strcmp(c.sender, "alice@example.com") != 0 ? 3 : 0;
+	queue_release(&c);
+	return r;
+}
+
+/* test_foreign_message - another user's message: never locked, listed without a probe */
+static void test_foreign_message(void **state)
+{
+	struct fixture *f = *state;
+	struct envelope e;
+	struct queue_msg m;
+	char id[QUEUE_ID_LEN + 1], path[600];
+	make_env(&e, "alice@example.com");
+	commit_one(f, &e, 1000, false, &m);	/* root's, and locked by us */
+	memcpy(id, m.id, sizeof(id));
+	/* let the child reach and read it, as the spool's group would */
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/q", f->dir);
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/s", f->dir);
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/q/%s", f->dir, id);
+	assert_int_equal(chown(path, 0, 65534), 0);	/* the spool's group: the child's */
+	assert_int_equal(in_child(foreign_view, f, id), 0);
+	/* our own (root: any) message is probed: busy while we hold it */
+	struct queue_msg r;
+	char err[256];
+	assert_int_equal(queue_read(&f->q, id, &r, err, sizeof(err)), 0);
+	assert_true(r.busy);
+	queue_release(&r);
+	queue_release(&m);
+}
+
+/* try_take - queue_runner_take's result (the lock is let go again) */
+static int try_take(struct fixture *f, const char *unused)
+{
+	struct queue_runner r;
+	char err[256];
+	(void)unused;
+	enum queue_lock_result res = queue_runner_take(&f->q, &r, err, sizeof(err));
+	queue_runner_close(&r);
+	return (int)res;
+}
+
+/* child_take - in a child process, try the runner lock; its result */
+static int child_take(struct fixture *f)
+{
+	return in_child(try_take, f, NULL);
+}
+
+/* test_runner_lock - one runner per user; wake-ups counted; let go and taken back */
+static void test_runner_lock(void **state)
+{
+	struct fixture *f = *state;
+	struct queue_runner r;
+	char err[256], path[600];
+	assert_int_equal(queue_runner_take(&f->q, &r, err, sizeof(err)), QUEUE_LOCKED);
+	assert_int_equal(child_take(f), QUEUE_BUSY);
+	unsigned long long w = queue_runner_wakes(&r);
+	assert_int_equal(queue_wake(&f->q, err, sizeof(err)), 0);
+	assert_int_equal(queue_wake(&f->q, err, sizeof(err)), 0);
+	assert_int_equal(queue_runner_wakes(&r), w + 2);
+	queue_runner_unlock(&r);
+	assert_int_equal(queue_runner_wakes(&r), w + 2);	/* still readable */
+	assert_int_equal(child_take(f), QUEUE_LOCKED);
+	assert_true(queue_runner_relock(&r));
+	assert_int_equal(child_take(f), QUEUE_BUSY);
+	/* a long count is emptied; a short one is kept */
+	assert_int_equal(queue_runner_trim(&f->q, &r), 0);
+	assert_int_equal(queue_runner_wakes(&r), w + 2);
+	snprintf(path, sizeof(path), "%s/run/0", f->dir);
+	assert_int_equal(truncate(path, 70000), 0);
+	assert_int_equal(queue_runner_trim(&f->q, &r), 0);
+	assert_int_equal(queue_runner_wakes(&r), 0);
+	queue_runner_close(&r);
+	assert_int_equal(child_take(f), QUEUE_LOCKED);
+	/* run/UID must be a plain file of ours: a symlink is refused */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/etc/passwd", path), 0);
+	assert_int_equal(queue_runner_take(&f->q, &r, err, sizeof(err)), QUEUE_ERROR);
+	assert_int_equal(queue_wake(&f->q, err, sizeof(err)), -1);
+	assert_int_equal(unlink(path), 0);
 }
 
 /* test_large_message - data past the write buffer arrives intact, 8BIT patched */
@@ -750,6 +862,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test(test_open_fresh_spool),
 		cmocka_unit_test(test_valid_id),
+		cmocka_unit_test_setup_teardown(test_foreign_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_runner_lock, setup, teardown),
 		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_parse_table),
 		cmocka_unit_test(test_parse_fields),

@@ -166,7 +166,7 @@ static int with_value(char c, const char *v, struct options *o, char *err, size_
 	}
 }
 
-/* long_option - --version, --help, --check, --json, --runner */
+/* long_option - --version, --help, --check, --json, --runner, --import=FORMAT */
 static int long_option(const char *arg, struct options *o, char *err, size_t errlen)
 {
 	if (strcmp(arg, "--version") == 0)
@@ -179,6 +179,11 @@ static int long_option(const char *arg, struct options *o, char *err, size_t err
 		o->json = true;
 	else if (strcmp(arg, "--runner") == 0)
 		o->mode = OPTIONS_RUNNER;
+	else if (strncmp(arg, "--import=", 9) == 0 && arg[9] != '\0' && printable_value(arg + 9, 255)) {
+		o->mode = OPTIONS_IMPORT;
+		o->import = arg + 9;
+	} else if (strncmp(arg, "--import", 8) == 0)
+		return buf_error(err, errlen, "--import needs a format: --import=msmtp, ssmtp, nullmailer, dma or postfix");
 	else
 		return buf_error(err, errlen, "unknown option %s", arg);
 	return 0;

@@ -22,6 +22,7 @@ enum options_mode {
 	OPTIONS_VERSION,	/* --version */
 	OPTIONS_HELP,		/* --help */
 	OPTIONS_CHECK,		/* --check: look at the smarthost, send nothing */
+	OPTIONS_IMPORT,		/* --import=FORMAT [FILE]: print another program's settings as relaymail.conf */
 	OPTIONS_RUNNER,		/* --runner: the user's (root: everyone's) background queue runner */
 };
 
@@ -42,6 +43,7 @@ struct options {
 	const char *sender;	/* -f / -r, the last one; NULL when not given */
 	const char *full_name;	/* -F */
 	const char *config;	/* -C */
+	const char *import;	/* --import=FORMAT: the format */
 	const char *body;	/* -B: NULL, "7BIT" or "8BITMIME" */
 	char notify[32];	/* -N: "" or "NEVER" or e.g. "SUCCESS,FAILURE" */
 	const char *ret;	/* -R: NULL, "FULL" or "HDRS" */

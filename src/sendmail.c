@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "envelope.h"
+#include "import.h"
 #include "log.h"
 #include "mailq.h"
 #include "queue.h"
@@ -108,6 +109,29 @@ static const char *config_path(const struct options *o, int *status)
 	return path;
 }
 
+/* mode_import - --import=FORMAT [FILE], without privileges: it reads the caller's files */
+static int mode_import(const struct options *o)
+{
+	static const int status[] = {
+		[IMPORT_DONE] = EX_OK, [IMPORT_BAD_FORMAT] = EX_USAGE, [IMPORT_NO_INPUT] = EX_NOINPUT,
+		[IMPORT_UNUSABLE] = EX_CONFIG, [IMPORT_WRITE_ERROR] = EX_IOERR,
+	};
+	char err[1024];
+	if (drop_privileges() < 0) {
+		log_error("cannot drop privileges: %s", strerror(errno));
+		return EX_OSERR;
+	}
+	if (o->nrcpt > 1) {
+		log_error("--import reads one file (or nullmailer's directory), not %d", o->nrcpt);
+		return EX_USAGE;
+	}
+	enum import_outcome r = import_run(o->import, o->nrcpt == 1 ? o->rcpt[0] : NULL, stdout, stderr,
+					   err, sizeof err);
+	if (r != IMPORT_DONE)
+		log_error("%s", err);
+	return status[r];
+}
+
 /* usage - --help text */
 static void usage(void)
 {
@@ -120,6 +144,8 @@ static void usage(void)
 	      "       sendmail -bi | newaliases         accepted, does nothing\n"
 	      "       sendmail --check                  connect to the smarthost, show its TLS\n"
 	      "                                         certificates and AUTH choice; send nothing\n"
+	      "       sendmail --import=FORMAT [FILE]   print msmtp's, ssmtp's, nullmailer's, dma's or\n"
+	      "                                         Postfix's settings as a relaymail.conf\n"
 	      "Relays mail to the smarthost configured in " CONF_DEFAULT_PATH "; see sendmail(8).\n",
 	      stdout);
 }
@@ -397,6 +423,10 @@ int sendmail_main(int argc, char **argv, enum options_mode mode)
 	case OPTIONS_NEWALIASES:
 		free(rcpt);
 		return EX_OK;	/* aliases are read as they are: nothing to rebuild */
+	case OPTIONS_IMPORT:
+		status = mode_import(&o);
+		free(rcpt);
+		return status;
 	default:
 		break;
 	}

@@ -19,7 +19,7 @@ struct accept_case {
 	const char *sender;
 	const char *rcpts;		/* recipients joined by '|' */
 	enum options_delivery delivery;
-	const char *extra;		/* "F=name", "C=file", "N=..", "R=..", "V=..", "B=..", "q=secs", "qI=..", "qR=..", "v", "json" */
+	const char *extra;		/* "F=name", "C=file", "N=..", "R=..", "V=..", "B=..", "q=secs", "qI=..", "qR=..", "v", "json", "import=.." */
 };
 
 static const struct accept_case accepted[] = {
@@ -58,6 +58,8 @@ static const struct accept_case accepted[] = {
 	{ { "-C", "/tmp/r.conf", "--check", NULL }, OPTIONS_CHECK, false, true, NULL, "",
 	  OPTIONS_DELIVERY_CONFIG, "C=/tmp/r.conf" },
 	{ { "--json", NULL }, OPTIONS_DELIVER, false, true, NULL, "", OPTIONS_DELIVERY_CONFIG, "json" },
+	{ { "--import=msmtp:work", "/home/u/.msmtprc", NULL }, OPTIONS_IMPORT, false, true, NULL, "/home/u/.msmtprc",
+	  OPTIONS_DELIVERY_CONFIG, "import=msmtp:work" },
 	{ { "a,b@c", NULL }, OPTIONS_DELIVER, false, true, NULL, "a,b@c", OPTIONS_DELIVERY_CONFIG, NULL },
 };
 
@@ -73,6 +75,8 @@ static const struct refuse_case refused[] = {
 	{ { "-tZ", NULL }, "unknown option -Z" },
 	{ { "-d0.1", NULL }, "unknown option -d" },
 	{ { "--frobnicate", NULL }, "unknown option --frobnicate" },
+	{ { "--import", NULL }, "--import needs a format" },
+	{ { "--import=", NULL }, "--import needs a format" },
 	{ { "--checkit", NULL }, "unknown option --checkit" },
 	{ { "-bt", NULL }, "unsupported option -bt" },
 	{ { "-f", NULL }, "option -f needs a value" },
@@ -112,6 +116,8 @@ static void check_extra(const struct options *o, const char *extra)
 		assert_true(o->verbose);
 	} else if (strcmp(extra, "json") == 0) {
 		assert_true(o->json);
+	} else if (strncmp(extra, "import=", 7) == 0) {
+		assert_string_equal(o->import, extra + 7);
 	} else if (strncmp(extra, "F=", 2) == 0) {
 		assert_string_equal(o->full_name, v);
 	} else if (strncmp(extra, "C=", 2) == 0) {

@@ -29,21 +29,22 @@ LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(LIB_SRCS))
 
 # unit tests: tests/unit/test_NAME.c links with the modules listed here
 UNIT_buf      = buf
-UNIT_conf     = conf conf_check tls crypto log buf
-UNIT_secret   = secret conf conf_check tls crypto log buf
+UNIT_conf     = conf conf_check tls tlssess crypto log buf
+UNIT_secret   = secret conf conf_check tls tlssess crypto log buf
 UNIT_rfc5322  = rfc5322
-UNIT_envelope = envelope rfc5322 conf conf_check tls crypto log buf
+UNIT_envelope = envelope rfc5322 conf conf_check tls tlssess crypto log buf
 UNIT_message  = message message_complete rfc5322 buf
 UNIT_crypto   = crypto buf
 UNIT_auth     = auth crypto buf
-UNIT_smtp     = smtp smtp_tx reply auth io tls crypto log conf conf_check buf
-UNIT_queue    = queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
-UNIT_dsn      = dsn message message_complete queue queue_file envelope rfc5322 smtp smtp_tx reply auth io tls crypto conf conf_check log buf
+UNIT_smtp     = smtp smtp_tx reply auth io tls tlssess crypto log conf conf_check buf
+UNIT_queue    = queue queue_file envelope rfc5322 conf conf_check tls tlssess crypto log buf
+UNIT_dsn      = dsn message message_complete queue queue_file envelope rfc5322 smtp smtp_tx reply auth io tls tlssess crypto conf conf_check log buf
 UNIT_log      = log buf
-UNIT_io       = io tls crypto log buf
-UNIT_options  = options conf conf_check tls crypto log buf
-UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
+UNIT_io       = io tls tlssess crypto log buf
+UNIT_options  = options conf conf_check tls tlssess crypto log buf
+UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_check tls tlssess crypto log buf
 UNIT_oauth2   = oauth2 oauth2_lib secret crypto buf
+UNIT_tlssess  = tlssess buf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 
@@ -74,11 +75,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(addprefix $(BUILD)/,$$(addsuffix .
 # fuzz targets: tests/fuzz/fuzz_NAME.c links with the modules listed here
 FUZZ_rfc5322 = rfc5322
 FUZZ_message = message message_complete rfc5322 buf
-FUZZ_reply   = smtp smtp_tx reply auth io tls crypto log conf conf_check buf
-FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_check tls crypto log buf
+FUZZ_reply   = smtp smtp_tx reply auth io tls tlssess crypto log conf conf_check buf
+FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_check tls tlssess crypto log buf
 # fuzz_bs links bs.c, which needs every module but main (only the parser is called)
 FUZZ_bs      = $(filter-out main,$(patsubst src/%.c,%,$(wildcard src/*.c)))
-FUZZ_conf    = conf conf_check tls crypto log buf
+FUZZ_conf    = conf conf_check tls tlssess crypto log buf
+FUZZ_tlssess = tlssess buf
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_FLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I/usr/include/iniparser -Isrc -g -O1 \

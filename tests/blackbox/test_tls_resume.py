@@ -6,6 +6,8 @@ import os
 import ssl
 import stat
 
+import pytest
+
 from harness import message
 
 
@@ -90,30 +92,43 @@ def saved_session(relay):
     return saved[0].read_bytes()
 
 
-def test_session_is_saved_without_the_server_certificate(smarthost, relay, certs):
-    """Resumption never looks at the server's certificate: it is not stored
-    (decoding it was most of the cost of reading the session back)."""
+def smarthost_at_most(smarthost, version):
     h = smarthost(tls="starttls")
+    if version is not None:             # before any connection: applies to all
+        h._ctx.maximum_version = version
+    return h
+
+
+@pytest.mark.parametrize("version", [None, ssl.TLSVersion.TLSv1_2])
+def test_session_is_saved_without_the_server_certificate(smarthost, relay, certs,
+                                                         version):
+    """Resumption never looks at the server's certificate: it is not stored
+    (decoding it was most of the cost of reading the session back). TLS 1.3
+    tickets and TLS 1.2 sessions alike."""
+    h = smarthost_at_most(smarthost, version)
     relay.configure(h)
     send_verbose(relay)
     assert cert_der(certs.cert) not in saved_session(relay)
     second = send_verbose(relay)
     assert len(second) == 1 and "resumed" in second[0], second
+    assert version is None or "TLSv1.2" in second[0], second
     assert len(h.messages) == 2
 
 
+@pytest.mark.parametrize("version", [None, ssl.TLSVersion.TLSv1_2])
 def test_pinned_session_keeps_the_certificate_and_checks_it_on_resumption(
-        smarthost, relay, certs):
+        smarthost, relay, certs, version):
     """With tls_fingerprint the certificate stays in the saved session: the
     pin is checked against it on resumption (without it, the resumed send
     would fail with "the server sent no certificate")."""
     fp = hashlib.sha256(cert_der(certs.cert)).hexdigest()
-    h = smarthost(tls="starttls")
+    h = smarthost_at_most(smarthost, version)
     relay.configure(h, smarthost={"tls_fingerprint": fp})
     send_verbose(relay)
     assert cert_der(certs.cert) in saved_session(relay)
     second = send_verbose(relay)
     assert len(second) == 1 and "resumed" in second[0], second
+    assert version is None or "TLSv1.2" in second[0], second
     assert len(h.messages) == 2
 
 

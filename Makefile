@@ -8,6 +8,7 @@ SBINDIR  ?= $(PREFIX)/sbin
 BINDIR   ?= $(PREFIX)/bin
 MANDIR   ?= $(PREFIX)/share/man
 UNITDIR  ?= /lib/systemd/system
+PKGLIBDIR ?= $(PREFIX)/lib/relaymail
 PYTHON   ?= /usr/bin/python3
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla
@@ -17,6 +18,7 @@ ALL_CFLAGS = $(WARN) $(HARDEN) -D_GNU_SOURCE -I/usr/include/iniparser -Isrc $(CF
 LDFLAGS ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SANFLAGS)
 LIBS     = -liniparser -lssl -lcrypto
+PROG_LIBS = -liniparser
 
 ifeq ($(SAN),1)
 SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -24,33 +26,43 @@ HARDEN   = -fstack-protector-strong -fPIE
 endif
 
 SRCS     := $(wildcard src/*.c)
-LIB_SRCS := $(filter-out src/main.c,$(SRCS))
+# the OpenSSL half (src/tlslib.h): relaymail-tls.so, which the program opens
+# on first use from a path fixed here (the build tree's for ./sendmail,
+# PKGLIBDIR's for the installed copy); the program forwards to it (tlslib.c)
+# and exports to it the helpers listed in src/tlslib.dynamic
+TLSLIB_MODS := tls tlssess crypto tlslib_table
+PROG_LDFLAGS = $(ALL_LDFLAGS) -Wl,--dynamic-list=src/tlslib.dynamic
+TLSLIB      := $(BUILD)/relaymail-tls.so
+TLSLIB_OBJS := $(patsubst %,$(BUILD)/pic/%.o,$(TLSLIB_MODS))
+LIB_SRCS := $(filter-out src/main.c $(patsubst %,src/%.c,tls tlssess crypto tlslib_table),$(SRCS))
 LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(LIB_SRCS))
+INSTALLED_OBJS := $(filter-out $(BUILD)/tlslib.o,$(LIB_OBJS)) $(BUILD)/tlslib-installed.o
 
 # unit tests: tests/unit/test_NAME.c links with the modules listed here
 UNIT_buf      = buf
-UNIT_conf     = conf conf_value conf_check tls crypto log buf
-UNIT_secret   = secret conf conf_value conf_check tls crypto log buf
+UNIT_conf     = conf conf_value conf_check tls tlssess crypto log buf
+UNIT_secret   = secret conf conf_value conf_check tls tlssess crypto log buf
 UNIT_rfc5322  = rfc5322
-UNIT_envelope = envelope rfc5322 conf conf_value conf_check tls crypto log buf
+UNIT_envelope = envelope rfc5322 conf conf_value conf_check tls tlssess crypto log buf
 UNIT_message  = message message_complete rfc5322 buf
 UNIT_crypto   = crypto buf
 UNIT_auth     = auth crypto buf
-UNIT_smtp     = smtp smtp_tx reply auth io tls crypto log conf conf_value conf_check buf
-UNIT_queue    = queue queue_file envelope rfc5322 conf conf_value conf_check tls crypto log buf
-UNIT_dsn      = dsn message message_complete queue queue_file envelope rfc5322 smtp smtp_tx reply auth io tls crypto conf conf_value conf_check log buf
+UNIT_smtp     = smtp smtp_tx reply auth io tls tlssess crypto log conf conf_value conf_check buf
+UNIT_queue    = queue queue_file envelope rfc5322 conf conf_value conf_check tls tlssess crypto log buf
+UNIT_dsn      = dsn message message_complete queue queue_file envelope rfc5322 smtp smtp_tx reply auth io tls tlssess crypto conf conf_value conf_check log buf
 UNIT_log      = log buf
-UNIT_io       = io tls crypto log buf
-UNIT_options  = options conf conf_value conf_check tls crypto log buf
-UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_value conf_check tls crypto log buf
+UNIT_io       = io tls tlssess crypto log buf
+UNIT_options  = options conf conf_value conf_check tls tlssess crypto log buf
+UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_value conf_check tls tlssess crypto log buf
 UNIT_oauth2   = oauth2 oauth2_lib secret crypto buf
 UNIT_import   = import_parse import_msmtp import_ssmtp import_nullmailer import_dma import_postfix buf
+UNIT_tlssess  = tlssess buf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 
 .PHONY: all deps check unit blackbox sanitize clang demo install clean fuzz
 
-all: sendmail mailq
+all: sendmail mailq $(TLSLIB)
 
 ifeq ($(BUILD),build)
 sendmail: $(BUILD)/sendmail
@@ -59,13 +71,29 @@ mailq: sendmail
 	ln -sf sendmail $@
 endif
 
-$(BUILD)/sendmail: $(BUILD)/main.o $(LIB_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/sendmail: $(BUILD)/main.o $(LIB_OBJS) src/tlslib.dynamic | $(TLSLIB)
+	$(CC) $(PROG_LDFLAGS) -o $@ $(filter %.o,$^) $(PROG_LIBS)
+
+# the copy `make install` installs: the same, opening PKGLIBDIR's library
+$(BUILD)/sendmail-installed: $(BUILD)/main.o $(INSTALLED_OBJS) src/tlslib.dynamic | $(TLSLIB)
+	$(CC) $(PROG_LDFLAGS) -o $@ $(filter %.o,$^) $(PROG_LIBS)
+
+$(BUILD)/tlslib.o: ALL_CFLAGS += -DRELAYMAIL_TLS_LIB='"$(abspath $(TLSLIB))"'
+$(BUILD)/tlslib-installed.o: src/tlslib.c $(wildcard src/*.h) | $(BUILD)
+	$(CC) $(ALL_CFLAGS) -DRELAYMAIL_TLS_LIB='"$(PKGLIBDIR)/relaymail-tls.so"' -c -o $@ $<
+
+# exports its table only (src/tlslib.map); everything else binds inside it
+$(TLSLIB): $(TLSLIB_OBJS) src/tlslib.map
+	$(CC) -shared -Wl,-z,relro,-z,now -Wl,--version-script=src/tlslib.map $(LDFLAGS) \
+		$(SANFLAGS) -o $@ $(TLSLIB_OBJS) -lssl -lcrypto
 
 $(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD) $(BUILD)/tests:
+$(BUILD)/pic/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/pic
+	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+$(BUILD) $(BUILD)/tests $(BUILD)/pic:
 	mkdir -p $@
 
 .SECONDEXPANSION:
@@ -75,11 +103,13 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(addprefix $(BUILD)/,$$(addsuffix .
 # fuzz targets: tests/fuzz/fuzz_NAME.c links with the modules listed here
 FUZZ_rfc5322 = rfc5322
 FUZZ_message = message message_complete rfc5322 buf
-FUZZ_reply   = smtp smtp_tx reply auth io tls crypto log conf conf_value conf_check buf
-FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_value conf_check tls crypto log buf
-# fuzz_bs links bs.c, which needs every module but main (only the parser is called)
-FUZZ_bs      = $(filter-out main,$(patsubst src/%.c,%,$(wildcard src/*.c)))
-FUZZ_conf    = conf conf_value conf_check tls crypto log buf
+FUZZ_reply   = smtp smtp_tx reply auth io tls tlssess crypto log conf conf_value conf_check buf
+FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_value conf_check tls tlssess crypto log buf
+# fuzz_bs links bs.c, which needs every module but main (only the parser is called),
+# with tls.c and crypto.c themselves instead of tlslib.c's forwarders
+FUZZ_bs      = $(filter-out main tlslib,$(patsubst src/%.c,%,$(wildcard src/*.c)))
+FUZZ_conf    = conf conf_value conf_check tls tlssess crypto log buf
+FUZZ_tlssess = tlssess buf
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_FLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I/usr/include/iniparser -Isrc -g -O1 \
@@ -136,8 +166,9 @@ sanitize:
 demo: deps all
 	$(PYTHON) tests/demo.py
 
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)/usr/lib
+install: all $(BUILD)/sendmail-installed
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)/usr/lib $(DESTDIR)$(PKGLIBDIR)
+	install -m 0644 $(TLSLIB) $(DESTDIR)$(PKGLIBDIR)/relaymail-tls.so
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/mailq
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)$(BINDIR)/newaliases
 	ln -sf $(SBINDIR)/sendmail $(DESTDIR)/usr/lib/sendmail
@@ -153,7 +184,7 @@ install: all
 	if [ -z "$(DESTDIR)" ]; then \
 		getent group relaymail >/dev/null || { echo "groupadd --system relaymail"; groupadd --system relaymail; }; \
 		echo "install sendmail -> $(SBINDIR)/sendmail (root:relaymail 2755)"; \
-		install -m 2755 -o root -g relaymail sendmail $(SBINDIR)/sendmail; \
+		install -m 2755 -o root -g relaymail $(BUILD)/sendmail-installed $(SBINDIR)/sendmail; \
 		if [ -e $$conf ]; then \
 			[ "$$(stat -c %G:%a $$conf)" = relaymail:640 ] || echo "note: $$conf kept as it is;" \
 				"users can submit only once it is root:relaymail 0640 (chgrp relaymail $$conf; chmod 0640 $$conf)"; \
@@ -161,7 +192,7 @@ install: all
 		for d in $$spool $$spool/tmp $$spool/q $$spool/s $$spool/failed $$spool/run; do \
 			install -d -m 0770 -o root -g relaymail $$d; done; \
 	else \
-		install -m 0755 sendmail $(DESTDIR)$(SBINDIR)/sendmail; \
+		install -m 0755 $(BUILD)/sendmail-installed $(DESTDIR)$(SBINDIR)/sendmail; \
 		[ -e $$conf ] || install -m 0640 config/relaymail.conf $$conf; \
 		for d in $$spool $$spool/tmp $$spool/q $$spool/s $$spool/failed $$spool/run; do install -d -m 0770 $$d; done; \
 		echo "DESTDIR install: no group was created and no file was given to it. On the target system"; \
@@ -195,11 +226,13 @@ bench-smoke: all
 # static analysis with the checked-in configuration (.clang-tidy,
 # tests/cppcheck-suppressions.txt); fails on any finding
 .PHONY: analyze valgrind
-ANALYZE_CFLAGS = -std=c11 -D_GNU_SOURCE -I/usr/include/iniparser -Isrc
+ANALYZE_CFLAGS = -std=c11 -D_GNU_SOURCE -I/usr/include/iniparser -Isrc \
+	-DRELAYMAIL_TLS_LIB='"/usr/lib/relaymail/relaymail-tls.so"'
 analyze:
 	@rc=0; \
 	cppcheck --quiet --enable=warning,portability,performance --std=c11 --inline-suppr \
-		-D_GNU_SOURCE -Isrc --suppressions-list=tests/cppcheck-suppressions.txt \
+		-D_GNU_SOURCE -DRELAYMAIL_TLS_LIB='"/usr/lib/relaymail/relaymail-tls.so"' \
+		-Isrc --suppressions-list=tests/cppcheck-suppressions.txt \
 		--error-exitcode=1 --template='{file}:{line}: {severity}: {message} [{id}]' \
 		src/*.c || rc=1; \
 	clang-tidy --quiet src/*.c -- $(ANALYZE_CFLAGS) || rc=1; \

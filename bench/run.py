@@ -17,6 +17,11 @@ reported. Workloads (see bench/workloads.py):
       parallel callers at --rtt-ms: connections, time until the last is
       accepted, CPU per message (bench/odb_burst.py)
 
+and, beside the table, ours alone under callgrind (bench/instructions.py):
+the instructions of one resumed STARTTLS send and of one queue-only
+submission, which do not depend on how busy the machine is. Two runs under
+valgrind (about 2 s), so --quick keeps them.
+
   /usr/bin/python3 bench/run.py [--quick] [--smarthost postfix|aiosmtpd]
                                 [--rtt-ms 20] [--only W7] [--sendmail PATH]
                                 [-v]
@@ -41,6 +46,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import instructions  # noqa: E402
 import smarthosts  # noqa: E402
 import workloads  # noqa: E402
 from report import render_table  # noqa: E402
@@ -189,6 +195,12 @@ def main(argv=None):
         ctx = workloads.Context(workdir, host, binary, args.rtt_ms / 2000.0,
                                 args.msmtp_auth, log, args.verbose)
         results = workloads.run_all(ctx, n, only)
+        log("callgrind ...")
+        try:
+            counts = instructions.measure(workdir, host, binary)
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            counts = {"skipped": "failed: %s" % e}
+            log("! callgrind: %s" % e)
         elapsed = time.monotonic() - started
         meta = {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -208,10 +220,12 @@ def main(argv=None):
         }
         meta["traces"] = [t for t in ctx.traces
                           if t["what"].startswith("W1")]
-        table = render_table(meta, results)
+        table = render_table(meta, results) + "\n" + \
+            instructions.render(counts) + "\n"
         print(table)
         md = write_results(args.out, table, {"meta": meta,
                                              "results": results,
+                                             "instructions": counts,
                                              "traces": ctx.traces})
         print("results: %s (and %s)" % (md, Path(args.out) / "latest.md"))
         failures = sum(len(r.get("failures", [])) for r in results.values())

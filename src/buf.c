@@ -154,10 +154,9 @@ int buf_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
-/* wipe_memory - memset through a volatile pointer so it is not optimized out */
+/* wipe_memory - libc's explicit_bzero: a memset the compiler may not drop */
 void wipe_memory(void *p, size_t n)
 {
-	volatile unsigned char *v = p;
-	while (n-- > 0)
-		*v++ = 0;
+	if (p != NULL && n > 0)
+		explicit_bzero(p, n);
 }

@@ -21,6 +21,7 @@
 #include "crypto.h"
 #include "io.h"
 #include "log.h"
+#include "tlssess.h"
 
 #define TLS_ERR_MAX 256
 #define TLS_PIN_LEN 64
@@ -171,8 +172,16 @@ static int new_session(SSL *ssl, SSL_SESSION *sess)
 		return 0;
 	unsigned char *der = NULL;
 	int n = i2d_SSL_SESSION(sess, &der);
-	if (n > 0 && der != NULL)
-		t->cache->store(t->cache->ctx, t->key, der, (size_t)n);
+	if (n > 0 && der != NULL) {
+		/* without the server's certificate, unless a pin must check it on resumption */
+		struct buf lean;
+		buf_init(&lean, (size_t)n);
+		if (t->pin[0] == '\0' && tlssess_strip_peer(der, (size_t)n, &lean) == 0)
+			t->cache->store(t->cache->ctx, t->key, lean.data, lean.len);
+		else
+			t->cache->store(t->cache->ctx, t->key, der, (size_t)n);
+		buf_wipe(&lean);
+	}
 	OPENSSL_clear_free(der, n > 0 ? (size_t)n : 0);
 	return 0;	/* we keep no reference to sess */
 }

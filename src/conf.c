@@ -44,22 +44,17 @@ struct conf_key {
 #define KEY_SECRET 1u		/* never quote the value back */
 #define KEY_EMPTY_OK 2u		/* "" is a value, not "use the default" */
 
-struct name_value {
-	const char *name;
-	int value;
+/* one conf_load() call: the file, the result, and where an error goes */
+struct conf_loading {
+	const char *path;
+	struct conf *c;
+	char *err;
+	size_t errlen;
 };
 
 static const struct name_value tls_names[] = {
 	{ "starttls", CONF_TLS_STARTTLS }, { "tls", CONF_TLS_IMPLICIT },
 	{ "none", CONF_TLS_NONE }, { NULL, 0 },
-};
-
-static const struct name_value mech_names[] = {
-	{ "auto", CONF_MECH_AUTO }, { "plain", CONF_MECH_PLAIN },
-	{ "login", CONF_MECH_LOGIN }, { "cram-md5", CONF_MECH_CRAM_MD5 },
-	{ "scram-sha-256", CONF_MECH_SCRAM_SHA_256 }, { "xoauth2", CONF_MECH_XOAUTH2 },
-	{ "oauthbearer", CONF_MECH_OAUTHBEARER }, { "none", CONF_MECH_NONE },
-	{ NULL, 0 },
 };
 
 static const struct name_value mode_names[] = {
@@ -349,8 +344,8 @@ static int parse_tls(const struct setting *s)
 static int parse_mech(const struct setting *s)
 {
 	int v;
-	if (lookup(mech_names, s->value, &v) < 0)
-		return fail_choice(s, mech_names);
+	if (lookup(conf_mech_names, s->value, &v) < 0)
+		return fail_choice(s, conf_mech_names);
 	*(enum conf_mech *)s->field = (enum conf_mech)v;
 	return 0;
 }
@@ -447,8 +442,12 @@ static void show_value(const char *v, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
-/* conf_report - "FILE: [section] key: problem", or without the section or key */
-int conf_report(const struct conf_loading *ld, const char *section, const char *key,
+/*
+ * conf_report - put "FILE: [section] key: problem" (without the section,
+ * or the key, when NULL) into ld->err. Always -1.
+ */
+__attribute__((format(printf, 4, 5)))
+static int conf_report(const struct conf_loading *ld, const char *section, const char *key,
 		const char *fmt, ...)
 {
 	char why[WHY_MAX], where[160] = "";
@@ -680,6 +679,16 @@ static int set_defaults(const struct conf_loading *ld)
 	return 0;
 }
 
+/* check_across - conf_check's passes: a key given twice, rules across keys */
+static int check_across(const struct conf_loading *ld)
+{
+	struct conf_problem p;
+	if (conf_check_duplicates(ld->path, &p) == 0 && conf_check_keys(ld->c, &p) == 0)
+		return 0;
+	return conf_report(ld, p.section[0] ? p.section : NULL, p.key[0] ? p.key : NULL,
+			   "%s", p.text);
+}
+
 /* conf_load - read and check path into *c */
 int conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 {
@@ -698,9 +707,7 @@ int conf_load(const char *path, struct conf *c, char *err, size_t errlen)
 	if (r == 0)
 		r = load_file(&ld);
 	if (r == 0)
-		r = conf_check_duplicates(&ld);
-	if (r == 0)
-		r = conf_check_keys(&ld);
+		r = check_across(&ld);
 	if (r == 0)
 		r = set_defaults(&ld);
 	if (r < 0)
@@ -744,13 +751,4 @@ void conf_free(struct conf *c)
 	}
 	free(c->aliases.v);
 	memset(c, 0, sizeof *c);
-}
-
-/* conf_mech_name - the configuration's spelling of a mechanism */
-const char *conf_mech_name(enum conf_mech m)
-{
-	for (const struct name_value *t = mech_names; t->name != NULL; t++)
-		if (t->value == (int)m)
-			return t->name;
-	return "unknown";
 }

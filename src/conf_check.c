@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,21 @@
 #include <strings.h>
 
 #include "buf.h"
-#include "tls.h"
+
+/* problem - fill *p with section, key (NULL: none) and the text; always -1 */
+__attribute__((format(printf, 4, 5)))
+static int problem(struct conf_problem *p, const char *section, const char *key,
+		   const char *fmt, ...)
+{
+	va_list ap;
+	snprintf(p->section, sizeof p->section, "%s", section ? section : "");
+	snprintf(p->key, sizeof p->key, "%s", key ? key : "");
+	va_start(ap, fmt);
+	if (vsnprintf(p->text, sizeof p->text, fmt, ap) < 0)
+		p->text[0] = '\0';
+	va_end(ap);
+	return -1;
+}
 
 /* strip - trim white space at both ends, in place */
 static char *strip(char *s)
@@ -64,11 +79,11 @@ static int note_line(char *line, struct buf *section, struct buf *seen,
 }
 
 /* conf_check_duplicates - the first key given twice in one section, if any */
-int conf_check_duplicates(const struct conf_loading *ld)
+int conf_check_duplicates(const char *path, struct conf_problem *p)
 {
-	FILE *f = fopen(ld->path, "re");
+	FILE *f = fopen(path, "re");
 	if (f == NULL)
-		return conf_report(ld, NULL, NULL, "cannot read: %s", strerror(errno));
+		return problem(p, NULL, NULL, "cannot read: %s", strerror(errno));
 	struct buf logical, section, seen, key;
 	buf_init(&logical, 1 << 20);
 	buf_init(&section, 4096);
@@ -92,9 +107,9 @@ int conf_check_duplicates(const struct conf_loading *ld)
 	if (r > 0) {
 		char *name = strip(key.data);
 		*strchr(name, ':') = '\0';
-		r = conf_report(ld, name, name + strlen(name) + 1, "given more than once");
+		r = problem(p, name, name + strlen(name) + 1, "given more than once");
 	} else if (r < 0) {
-		r = conf_report(ld, NULL, NULL, "cannot read: %s", strerror(errno));
+		r = problem(p, NULL, NULL, "cannot read: %s", strerror(errno));
 	}
 	if (line != NULL)
 		wipe_memory(line, cap);	/* the lines may have held a password */
@@ -144,9 +159,8 @@ static const char *string_at(const struct conf *c, size_t at)
 }
 
 /* check_auth - [auth]: a way to get the secret that fits the mechanism */
-static int check_auth(const struct conf_loading *ld)
+static int check_auth(const struct conf *c, struct conf_problem *p)
 {
-	const struct conf *c = ld->c;
 	enum conf_mech m = c->auth.mechanism;
 	const char *pw = c->auth.password ? "password" : c->auth.password_file ?
 			 "password_file" : c->auth.password_command ? "password_command" : NULL;
@@ -155,22 +169,22 @@ static int check_auth(const struct conf_loading *ld)
 		     c->auth.oauth2_refresh_token || c->auth.oauth2_refresh_token_file;
 	if (c->auth.user == NULL)
 		return m == CONF_MECH_AUTO || m == CONF_MECH_NONE ? 0 :
-		       conf_report(ld, "auth", "mechanism", "\"%s\" needs user", conf_mech_name(m));
+		       problem(p, "auth", "mechanism", "\"%s\" needs user", conf_mech_name(m));
 	if (m == CONF_MECH_NONE)
-		return conf_report(ld, "auth", "mechanism", "\"none\", but user is set");
+		return problem(p, "auth", "mechanism", "\"none\", but user is set");
 	if (!oauth)
-		return pw != NULL ? 0 : conf_report(ld, "auth", "user", "set, but none of "
+		return pw != NULL ? 0 : problem(p, "auth", "user", "set, but none of "
 					      "password, password_file and password_command is");
 	if (pw != NULL)
-		return conf_report(ld, "auth", pw, "cannot be combined with the oauth2_* keys");
+		return problem(p, "auth", pw, "cannot be combined with the oauth2_* keys");
 	if (m != CONF_MECH_XOAUTH2 && m != CONF_MECH_OAUTHBEARER)
-		return conf_report(ld, "auth", "mechanism", "the oauth2_* keys need "
+		return problem(p, "auth", "mechanism", "the oauth2_* keys need "
 			      "mechanism = xoauth2 or oauthbearer");
 	const char *missing = !c->auth.oauth2_token_url ? "oauth2_token_url" :
 			      !c->auth.oauth2_client_id ? "oauth2_client_id" :
 			      !c->auth.oauth2_refresh_token && !c->auth.oauth2_refresh_token_file ?
 			      "oauth2_refresh_token" : NULL;
-	return missing ? conf_report(ld, "auth", missing, "missing (the oauth2_* keys "
+	return missing ? problem(p, "auth", missing, "missing (the oauth2_* keys "
 				"need it)") : 0;
 }
 
@@ -196,61 +210,54 @@ static bool is_loopback(const char *host)
  * can listen: any local user can bind 127.0.0.1:2525 while the real relay
  * is down
  */
-static int check_clear_auth(const struct conf_loading *ld)
+static int check_clear_auth(const struct conf *c, struct conf_problem *p)
 {
-	const struct conf *c = ld->c;
 	if (c->smarthost.tls != CONF_TLS_NONE || c->auth.user == NULL ||
 	    c->auth.mechanism == CONF_MECH_NONE)
 		return 0;
 	if (!is_loopback(c->smarthost.host))
-		return conf_report(ld, "smarthost", "tls", "\"none\": authentication "
+		return problem(p, "smarthost", "tls", "\"none\": authentication "
 			      "without TLS is only allowed to a loopback address");
 	if (c->smarthost.port >= 1024)
-		return conf_report(ld, "smarthost", "port", "%u: authentication without TLS "
+		return problem(p, "smarthost", "port", "%u: authentication without TLS "
 			      "is only allowed to a port below 1024 (where only root can "
 			      "listen)", c->smarthost.port);
 	return 0;
 }
 
-/* check_tls - tls_min_version, and cipher lists that OpenSSL itself accepts */
-static int check_tls(const struct conf_loading *ld)
+/*
+ * check_tls_version - tls_min_version; the cipher lists only OpenSSL can
+ * judge, so the TLS module checks them (tls_check_conf)
+ */
+static int check_tls_version(const struct conf *c, struct conf_problem *p)
 {
-	const char *v = ld->c->smarthost.tls_min_version;
+	const char *v = c->smarthost.tls_min_version;
 	if (v != NULL && strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0)
-		return conf_report(ld, "smarthost", "tls_min_version", "\"%.16s\" is not "
+		return problem(p, "smarthost", "tls_min_version", "\"%.16s\" is not "
 			      "one of 1.2, 1.3", v);
-	v = ld->c->smarthost.tls_ciphers;
-	if (v != NULL && tls_check_ciphers(v, false) < 0)
-		return conf_report(ld, "smarthost", "tls_ciphers", "\"%.64s\" is not a "
-			      "cipher list OpenSSL accepts", v);
-	v = ld->c->smarthost.tls_ciphersuites;
-	if (v != NULL && tls_check_ciphers(v, true) < 0)
-		return conf_report(ld, "smarthost", "tls_ciphersuites", "\"%.64s\" is not "
-			      "a TLS 1.3 cipher suite list OpenSSL accepts", v);
 	return 0;
 }
 
 /* conf_check_keys - the rules that tie several keys together */
-int conf_check_keys(const struct conf_loading *ld)
+int conf_check_keys(const struct conf *c, struct conf_problem *p)
 {
-	const struct conf *c = ld->c;
 	if (c->smarthost.host == NULL)
-		return conf_report(ld, "smarthost", "host", "missing (it is required)");
+		return problem(p, "smarthost", "host", "missing (it is required)");
 	for (size_t i = 0; i < sizeof pair_rules / sizeof pair_rules[0]; i++) {
 		const struct pair_rule *r = &pair_rules[i];
 		bool a = string_at(c, r->key_at) != NULL;
 		bool b = string_at(c, r->other_at) != NULL;
 		if (a && !b && r->how == NEEDS)
-			return conf_report(ld, r->section, r->key, "set without %s", r->other);
+			return problem(p, r->section, r->key, "set without %s", r->other);
 		if (a && b && r->how == EXCLUDES)
-			return conf_report(ld, r->section, r->key, "cannot be set together "
+			return problem(p, r->section, r->key, "cannot be set together "
 				      "with %s", r->other);
 	}
 	if (!c->smarthost.tls_verify && c->smarthost.tls_fingerprint == NULL)
-		return conf_report(ld, "smarthost", "tls_verify", "\"no\" without "
+		return problem(p, "smarthost", "tls_verify", "\"no\" without "
 			      "tls_fingerprint would trust any certificate: trust a private "
 			      "one with tls_ca_file, or pin it with tls_fingerprint");
-	if (check_clear_auth(ld) < 0 || check_tls(ld) < 0)
+	if (check_clear_auth(c, p) < 0 || check_tls_version(c, p) < 0)
 		return -1;
-	return check_auth(ld);
+	return check_auth(c, p);
 }

@@ -1,9 +1,11 @@
-/* conf_value - the number parsers of the configuration; see conf.h */
+/* conf_value - the number parsers and the mechanism names of the configuration; see conf.h */
 #include "conf.h"
 
 #include <ctype.h>
 #include <limits.h>
 #include <string.h>
+
+#include "conf_check.h"
 
 /* parse_scaled - digits and an optional one-letter unit from units/scales */
 static int parse_scaled(const char *s, const char *units,
@@ -51,4 +53,21 @@ int conf_parse_size(const char *s, unsigned long long *bytes)
 		1, 1ULL << 10, 1ULL << 10, 1ULL << 20, 1ULL << 20, 1ULL << 30, 1ULL << 30,
 	};
 	return parse_scaled(s, "bkKmMgG", scales, ULLONG_MAX, bytes);
+}
+
+const struct name_value conf_mech_names[] = {
+	{ "auto", CONF_MECH_AUTO }, { "plain", CONF_MECH_PLAIN },
+	{ "login", CONF_MECH_LOGIN }, { "cram-md5", CONF_MECH_CRAM_MD5 },
+	{ "scram-sha-256", CONF_MECH_SCRAM_SHA_256 }, { "xoauth2", CONF_MECH_XOAUTH2 },
+	{ "oauthbearer", CONF_MECH_OAUTHBEARER }, { "none", CONF_MECH_NONE },
+	{ NULL, 0 },
+};
+
+/* conf_mech_name - the configuration's spelling of a mechanism */
+const char *conf_mech_name(enum conf_mech m)
+{
+	for (const struct name_value *t = conf_mech_names; t->name != NULL; t++)
+		if (t->value == (int)m)
+			return t->name;
+	return "unknown";
 }

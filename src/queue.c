@@ -42,17 +42,6 @@
 /* run/UID is only ever used by that user's own processes */
 #define RUNNER_FILE_MODE 0600
 
-/* queue_valid_id - exactly QUEUE_ID_LEN upper-case hex digits */
-bool queue_valid_id(const char *id)
-{
-	if (id == NULL)
-		return false;
-	for (size_t i = 0; i < QUEUE_ID_LEN; i++)
-		if (!isdigit((unsigned char)id[i]) && (id[i] < 'A' || id[i] > 'F'))
-			return false;
-	return id[QUEUE_ID_LEN] == '\0';
-}
-
 /* share_group - give the new directory fd its parent's group permissions */
 static int share_group(int parent, int fd)
 {

@@ -32,6 +32,7 @@
  */
 #include "queue_file.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,6 +40,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* queue_valid_id - exactly QUEUE_ID_LEN upper-case hex digits */
+bool queue_valid_id(const char *id)
+{
+	if (id == NULL)
+		return false;
+	for (size_t i = 0; i < QUEUE_ID_LEN; i++)
+		if (!isdigit((unsigned char)id[i]) && (id[i] < 'A' || id[i] > 'F'))
+			return false;
+	return id[QUEUE_ID_LEN] == '\0';
+}
 
 /* the largest time stamp read from a file: whatever time_t can hold */
 #define TIME_LIMIT (sizeof(time_t) >= 8 ? (unsigned long long)INT64_MAX : (unsigned long long)INT32_MAX)

@@ -25,6 +25,7 @@
 #include "queue.h"
 #include "runner.h"
 #include "submit.h"
+#include "tls.h"
 
 #define RELAYMAIL_VERSION "0.1.0"
 
@@ -91,6 +92,21 @@ static int drop_privileges(void)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * load_conf - conf_load, then the cipher lists, which only the TLS module
+ * can judge (the configuration itself is plain data); 0, or -1 with err
+ */
+static int load_conf(const char *path, struct conf *c, char *err, size_t errlen)
+{
+	if (conf_load(path, c, err, errlen) < 0)
+		return -1;
+	if (tls_check_settings(path, c->smarthost.tls_ciphers, c->smarthost.tls_ciphersuites,
+			       err, errlen) == 0)
+		return 0;
+	conf_free(c);
+	return -1;
 }
 
 /* config_path - -C, then RELAYMAIL_CONFIG, then the default; caller's choice drops privileges */
@@ -435,7 +451,7 @@ int sendmail_main(int argc, char **argv, enum options_mode mode)
 		free(rcpt);
 		return status;
 	}
-	if (conf_load(path, &c, err, sizeof err) < 0) {
+	if (load_conf(path, &c, err, sizeof err) < 0) {
 		log_error("%s", err);
 		free(rcpt);
 		return EX_CONFIG;

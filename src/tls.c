@@ -601,8 +601,8 @@ int tls_session_key(const struct io_tls *cfg, const char *host, unsigned port,
 	return r;
 }
 
-/* tls_check_ciphers - does OpenSSL take list, in a throw-away context? */
-int tls_check_ciphers(const char *list, bool suites)
+/* check_ciphers - does OpenSSL take list, in a throw-away context? */
+static int check_ciphers(const char *list, bool suites)
 {
 	crypto_init();
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -612,6 +612,19 @@ int tls_check_ciphers(const char *list, bool suites)
 	SSL_CTX_free(ctx);
 	ERR_clear_error();
 	return ok == 1 ? 0 : -1;
+}
+
+/* tls_check_settings - the configuration's cipher lists, as OpenSSL takes them */
+int tls_check_settings(const char *file, const char *ciphers, const char *suites,
+		       char *err, size_t errlen)
+{
+	if (ciphers != NULL && check_ciphers(ciphers, false) < 0)
+		return buf_error(err, errlen, "%s: [smarthost] tls_ciphers: \"%.64s\" is not "
+				 "a cipher list OpenSSL accepts", file, ciphers);
+	if (suites != NULL && check_ciphers(suites, true) < 0)
+		return buf_error(err, errlen, "%s: [smarthost] tls_ciphersuites: \"%.64s\" is "
+				 "not a TLS 1.3 cipher suite list OpenSSL accepts", file, suites);
+	return 0;
 }
 
 /* report_bio - what a memory BIO holds, made printable, as "label: text" */

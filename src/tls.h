@@ -95,11 +95,14 @@ int tls_session_key(const struct io_tls *cfg, const char *host, unsigned port,
 		    char key[TLS_KEY_MAX]);
 
 /*
- * tls_check_ciphers - list is accepted by OpenSSL as a TLS 1.2 cipher
- * list (suites false: "HIGH:!aNULL", at least one cipher must match) or
- * as TLS 1.3 cipher suites (suites true). 0 or -1; nothing is kept.
+ * tls_check_settings - the cipher lists of the configuration file file
+ * ([smarthost] tls_ciphers: a TLS 1.2 cipher list, at least one cipher
+ * must match; tls_ciphersuites: TLS 1.3 suites; NULL: not set) are taken
+ * by OpenSSL. 0, or -1 with "FILE: [smarthost] KEY: problem" in err.
+ * Nothing is kept. In the program, nothing set leaves the library closed.
  */
-int tls_check_ciphers(const char *list, bool suites);
+int tls_check_settings(const char *file, const char *ciphers, const char *suites,
+		       char *err, size_t errlen);
 
 /*
  * tls_report - the handshake as sendmail --check shows it, appended to

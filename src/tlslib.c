@@ -110,11 +110,17 @@ void tls_free(struct tls *s)
 		opened->tls_free(s);
 }
 
-/* tls_check_ciphers - tls.c's; a library that cannot be opened takes no list */
-int tls_check_ciphers(const char *list, bool suites)
+/*
+ * tls_check_settings - tls.c's; a configuration that sets no cipher list
+ * does not open the library; one that cannot be opened takes no list
+ */
+int tls_check_settings(const char *file, const char *ciphers, const char *suites,
+		       char *err, size_t errlen)
 {
-	const struct tlslib_table *t = table(NULL, 0);
-	return t != NULL ? t->tls_check_ciphers(list, suites) : -1;
+	if (ciphers == NULL && suites == NULL)
+		return 0;
+	const struct tlslib_table *t = table(err, errlen);
+	return t != NULL ? t->tls_check_settings(file, ciphers, suites, err, errlen) : -1;
 }
 
 /* crypto_base64_encode - crypto.c's; -1 without the library */

@@ -25,7 +25,7 @@
 #include "tls.h"
 
 #define TLSLIB_SYMBOL "relaymail_tls_table"
-#define TLSLIB_VERSION 1	/* raised whenever struct tlslib_table changes */
+#define TLSLIB_VERSION 2	/* raised whenever struct tlslib_table changes */
 
 struct tlslib_table {
 	unsigned version;	/* TLSLIB_VERSION of the library's build */
@@ -37,7 +37,7 @@ struct tlslib_table {
 	__typeof__(tls_pending) *tls_pending;
 	__typeof__(tls_error) *tls_error;
 	__typeof__(tls_describe) *tls_describe;
-	__typeof__(tls_check_ciphers) *tls_check_ciphers;
+	__typeof__(tls_check_settings) *tls_check_settings;
 	__typeof__(tls_free) *tls_free;
 	__typeof__(crypto_base64_encode) *crypto_base64_encode;
 	__typeof__(crypto_base64_decode) *crypto_base64_decode;

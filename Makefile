@@ -17,7 +17,6 @@ CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(WARN) $(HARDEN) -D_GNU_SOURCE -I/usr/include/iniparser -Isrc $(CFLAGS) $(SANFLAGS)
 LDFLAGS ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(SANFLAGS)
-LIBS     = -liniparser -lssl -lcrypto
 PROG_LIBS = -liniparser
 
 ifeq ($(SAN),1)
@@ -26,6 +25,8 @@ HARDEN   = -fstack-protector-strong -fPIE
 endif
 
 SRCS     := $(wildcard src/*.c)
+# each object's header dependencies, written to its .d file as it is compiled
+DEPFLAGS  = -MMD -MP
 # the OpenSSL half (src/tlslib.h): relaymail-tls.so, which the program opens
 # on first use from a path fixed here (the build tree's for ./sendmail,
 # PKGLIBDIR's for the installed copy); the program forwards to it (tlslib.c)
@@ -34,29 +35,26 @@ TLSLIB_MODS := tls tlssess crypto tlslib_table
 PROG_LDFLAGS = $(ALL_LDFLAGS) -Wl,--dynamic-list=src/tlslib.dynamic
 TLSLIB      := $(BUILD)/relaymail-tls.so
 TLSLIB_OBJS := $(patsubst %,$(BUILD)/pic/%.o,$(TLSLIB_MODS))
-LIB_SRCS := $(filter-out src/main.c $(patsubst %,src/%.c,tls tlssess crypto tlslib_table),$(SRCS))
-LIB_OBJS := $(patsubst src/%.c,$(BUILD)/%.o,$(LIB_SRCS))
-INSTALLED_OBJS := $(filter-out $(BUILD)/tlslib.o,$(LIB_OBJS)) $(BUILD)/tlslib-installed.o
 
-# unit tests: tests/unit/test_NAME.c links with the modules listed here
-UNIT_buf      = buf
-UNIT_conf     = conf conf_value conf_check tls tlssess crypto log buf
-UNIT_secret   = secret conf conf_value conf_check tls tlssess crypto log buf
-UNIT_rfc5322  = rfc5322
-UNIT_envelope = envelope rfc5322 conf conf_value conf_check tls tlssess crypto log buf
-UNIT_message  = message message_complete rfc5322 buf
-UNIT_crypto   = crypto buf
-UNIT_auth     = auth crypto buf
-UNIT_smtp     = smtp smtp_tx reply auth io tls tlssess crypto log conf conf_value conf_check buf
-UNIT_queue    = queue queue_file envelope rfc5322 conf conf_value conf_check tls tlssess crypto log buf
-UNIT_dsn      = dsn message message_complete queue queue_file envelope rfc5322 smtp smtp_tx reply auth io tls tlssess crypto conf conf_value conf_check log buf
-UNIT_log      = log buf
-UNIT_io       = io tls tlssess crypto log buf
-UNIT_options  = options conf conf_value conf_check tls tlssess crypto log buf
-UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_value conf_check tls tlssess crypto log buf
-UNIT_oauth2   = oauth2 oauth2_lib secret crypto buf
-UNIT_import   = import_parse import_msmtp import_ssmtp import_nullmailer import_dma import_postfix buf
-UNIT_tlssess  = tlssess buf
+# One library, two archives. $(LIB) holds every module but main.c, the
+# forwarders (tlslib.c: built twice, for the build tree's and PKGLIBDIR's
+# relaymail-tls.so, so the program links its copy by name) and the OpenSSL
+# half; $(TLS_LIB) holds that half's tls.c, tlssess.c and crypto.c, built
+# like the rest. The program is main.o + tlslib.o + $(LIB); a unit test is
+# its own file + $(LIB) + $(TLS_LIB) in one group (the linker takes only
+# the members it needs, so a test of tls, crypto, io or smtp gets the real
+# tls.o and crypto.o, one of conf or queue neither), with OpenSSL
+# --as-needed: it is recorded only for a test that took an OpenSSL member.
+# The fuzz targets link their own file + $(FUZZ_LIB), the same modules and
+# the OpenSSL half built with the fuzzer's instrumentation.
+LIB_MODS := $(filter-out main tlslib $(TLSLIB_MODS),$(patsubst src/%.c,%,$(SRCS)))
+LIB      := $(BUILD)/librelaymail.a
+TLS_LIB  := $(BUILD)/librelaymail-tls.a
+LIB_OBJS := $(patsubst %,$(BUILD)/%.o,$(LIB_MODS))
+TLS_OBJS := $(patsubst %,$(BUILD)/%.o,tls tlssess crypto)
+TEST_LIBS = -Wl,--start-group $(LIB) $(TLS_LIB) -Wl,--end-group -liniparser \
+	-Wl,--as-needed -lssl -lcrypto -Wl,--no-as-needed -lcmocka
+
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 
@@ -71,53 +69,59 @@ mailq: sendmail
 	ln -sf sendmail $@
 endif
 
-$(BUILD)/sendmail: $(BUILD)/main.o $(LIB_OBJS) src/tlslib.dynamic | $(TLSLIB)
-	$(CC) $(PROG_LDFLAGS) -o $@ $(filter %.o,$^) $(PROG_LIBS)
+$(BUILD)/sendmail: $(BUILD)/main.o $(BUILD)/tlslib.o $(LIB) src/tlslib.dynamic | $(TLSLIB)
+	$(CC) $(PROG_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PROG_LIBS)
 
 # the copy `make install` installs: the same, opening PKGLIBDIR's library
-$(BUILD)/sendmail-installed: $(BUILD)/main.o $(INSTALLED_OBJS) src/tlslib.dynamic | $(TLSLIB)
-	$(CC) $(PROG_LDFLAGS) -o $@ $(filter %.o,$^) $(PROG_LIBS)
+$(BUILD)/sendmail-installed: $(BUILD)/main.o $(BUILD)/tlslib-installed.o $(LIB) src/tlslib.dynamic | $(TLSLIB)
+	$(CC) $(PROG_LDFLAGS) -o $@ $(filter %.o %.a,$^) $(PROG_LIBS)
 
 $(BUILD)/tlslib.o: ALL_CFLAGS += -DRELAYMAIL_TLS_LIB='"$(abspath $(TLSLIB))"'
-$(BUILD)/tlslib-installed.o: src/tlslib.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -DRELAYMAIL_TLS_LIB='"$(PKGLIBDIR)/relaymail-tls.so"' -c -o $@ $<
+$(BUILD)/tlslib-installed.o: src/tlslib.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -DRELAYMAIL_TLS_LIB='"$(PKGLIBDIR)/relaymail-tls.so"' -c -o $@ $<
 
 # exports its table only (src/tlslib.map); everything else binds inside it
 $(TLSLIB): $(TLSLIB_OBJS) src/tlslib.map
 	$(CC) -shared -Wl,-z,relro,-z,now -Wl,--version-script=src/tlslib.map $(LDFLAGS) \
 		$(SANFLAGS) -o $@ $(TLSLIB_OBJS) -lssl -lcrypto
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+$(LIB): $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/pic/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/pic
-	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+$(TLS_LIB): $(TLS_OBJS)
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD) $(BUILD)/tests $(BUILD)/pic:
+$(BUILD)/%.o: src/%.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(BUILD)/pic/%.o: src/%.c | $(BUILD)/pic
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fPIC -c -o $@ $<
+
+$(BUILD) $(BUILD)/tests $(BUILD)/pic build/fuzz/obj:
 	mkdir -p $@
 
-.SECONDEXPANSION:
-$(BUILD)/tests/test_%: tests/unit/test_%.c $$(addprefix $(BUILD)/,$$(addsuffix .o,$$(UNIT_$$*))) | $(BUILD)/tests
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB) $(TLS_LIB) | $(BUILD)/tests
+	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_LIBS)
 
-# fuzz targets: tests/fuzz/fuzz_NAME.c links with the modules listed here
-FUZZ_rfc5322 = rfc5322
-FUZZ_message = message message_complete rfc5322 buf
-FUZZ_reply   = smtp smtp_tx reply auth io tls tlssess crypto log conf conf_value conf_check buf
-FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_value conf_check tls tlssess crypto log buf
-# fuzz_bs links bs.c, which needs every module but main (only the parser is called),
-# with tls.c and crypto.c themselves instead of tlslib.c's forwarders
-FUZZ_bs      = $(filter-out main tlslib,$(patsubst src/%.c,%,$(wildcard src/*.c)))
-FUZZ_conf    = conf conf_value conf_check tls tlssess crypto log buf
-FUZZ_tlssess = tlssess buf
+# fuzz targets: tests/fuzz/fuzz_NAME.c links with $(FUZZ_LIB)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_FLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I/usr/include/iniparser -Isrc -g -O1 \
-	-fsanitize=fuzzer,address,undefined
+FUZZ_CFLAGS = -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I/usr/include/iniparser -Isrc -g -O1
+FUZZ_SAN  = address,undefined
+FUZZ_LIB  := build/fuzz/librelaymail.a
+FUZZ_OBJS := $(patsubst %,build/fuzz/obj/%.o,$(LIB_MODS) tls tlssess crypto)
 
-build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(addprefix src/,$$(addsuffix .c,$$(FUZZ_$$*)))
-	@mkdir -p build/fuzz
-	clang $(FUZZ_FLAGS) -o $@ $^ $(LIBS)
+build/fuzz/obj/%.o: src/%.c | build/fuzz/obj
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB)
+	clang $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< $(FUZZ_LIB) \
+		-liniparser -lssl -lcrypto
+
+-include $(wildcard $(BUILD)/*.d $(BUILD)/pic/*.d $(BUILD)/tests/*.d build/fuzz/*.d build/fuzz/obj/*.d)
 
 # each target for FUZZ_SECONDS from its seed corpus; crashes are kept in build/fuzz/
 fuzz: $(addprefix build/fuzz/,$(FUZZ_TARGETS))

@@ -228,12 +228,16 @@ bench-smoke: all
 	$(PYTHON) bench/run.py --quick --out $(BUILD)/bench-smoke
 
 # static analysis with the checked-in configuration (.clang-tidy,
-# tests/cppcheck-suppressions.txt); fails on any finding
+# tests/cppcheck-suppressions.txt) and the module graph of src/README;
+# fails on any finding
 .PHONY: analyze valgrind
 ANALYZE_CFLAGS = -std=c11 -D_GNU_SOURCE -I/usr/include/iniparser -Isrc \
 	-DRELAYMAIL_TLS_LIB='"/usr/lib/relaymail/relaymail-tls.so"'
-analyze:
+# the module graph: every call between the objects must be one src/README allows
+GRAPH_OBJS = $(BUILD)/main.o $(BUILD)/tlslib.o $(LIB_OBJS) $(TLS_OBJS) $(BUILD)/pic/tlslib_table.o
+analyze: $(GRAPH_OBJS)
 	@rc=0; \
+	sh tests/module_graph.sh check src/README $(GRAPH_OBJS) || rc=1; \
 	cppcheck --quiet --enable=warning,portability,performance --std=c11 --inline-suppr \
 		-D_GNU_SOURCE -DRELAYMAIL_TLS_LIB='"/usr/lib/relaymail/relaymail-tls.so"' \
 		-Isrc --suppressions-list=tests/cppcheck-suppressions.txt \

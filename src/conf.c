@@ -682,7 +682,7 @@ static int set_defaults(const struct conf_loading *ld)
 /* check_across - conf_check's passes: a key given twice, rules across keys */
 static int check_across(const struct conf_loading *ld)
 {
-	struct conf_problem p;
+	struct conf_problem p = { .text = "" };
 	if (conf_check_duplicates(ld->path, &p) == 0 && conf_check_keys(ld->c, &p) == 0)
 		return 0;
 	return conf_report(ld, p.section[0] ? p.section : NULL, p.key[0] ? p.key : NULL,

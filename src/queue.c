@@ -42,6 +42,11 @@
 /* run/UID is only ever used by that user's own processes */
 #define RUNNER_FILE_MODE 0600
 
+/* the write buffer of a message being written */
+struct queue_wbuf {
+	char b[65536];
+};
+
 /* queue_valid_id - exactly QUEUE_ID_LEN upper-case hex digits */
 bool queue_valid_id(const char *id)
 {
@@ -179,13 +184,17 @@ int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
 		    struct queue_new *n, char *err, size_t errlen)
 {
 	n->fd = -1;
+	n->w = NULL;
 	n->wlen = 0;
 	n->data_bytes = 0;
 	if (env->nrcpt == 0)
 		return buf_error(err, errlen, "no recipients");
-	if (create_tmp(q, arrival, n) < 0)
+	if ((n->w = malloc(sizeof *n->w)) == NULL || create_tmp(q, arrival, n) < 0) {
+		int e = errno;
+		queue_new_abort(q, n);
 		return buf_error(err, errlen, "%s/tmp: cannot create a queue file: %s", q->dir,
-			    strerror(errno));
+			    strerror(e));
+	}
 	struct buf b;
 	size_t body_off = 0;
 	buf_init(&b, ENV_MAX);
@@ -205,7 +214,7 @@ int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
 /* flush_new - empty the write buffer to the file */
 static int flush_new(struct queue_new *n)
 {
-	if (n->wlen > 0 && buf_write_all(n->fd, n->wbuf, n->wlen) < 0)
+	if (n->wlen > 0 && buf_write_all(n->fd, n->w->b, n->wlen) < 0)
 		return -1;
 	n->wlen = 0;
 	return 0;
@@ -218,11 +227,11 @@ int queue_new_write(void *ctx, const void *p, size_t len)
 	const char *c = p;
 	n->data_bytes += len;
 	while (len > 0) {
-		if (n->wlen == sizeof(n->wbuf) && flush_new(n) < 0)
+		if (n->wlen == sizeof(n->w->b) && flush_new(n) < 0)
 			return -1;
-		size_t room = sizeof(n->wbuf) - n->wlen;
+		size_t room = sizeof(n->w->b) - n->wlen;
 		size_t k = len < room ? len : room;
-		memcpy(n->wbuf + n->wlen, c, k);
+		memcpy(n->w->b + n->wlen, c, k);
 		n->wlen += k;
 		c += k;
 		len -= k;
@@ -230,9 +239,18 @@ int queue_new_write(void *ctx, const void *p, size_t len)
 	return 0;
 }
 
+/* new_release - free the write buffer: the message is written or dropped */
+static void new_release(struct queue_new *n)
+{
+	free(n->w);
+	n->w = NULL;
+	n->wlen = 0;
+}
+
 /* queue_new_abort - drop the temp file */
 void queue_new_abort(struct queue *q, struct queue_new *n)
 {
+	new_release(n);
 	if (n->fd < 0)
 		return;
 	/* unlink before close: nobody may ever lock a half-written file */
@@ -274,6 +292,7 @@ int queue_new_finish(struct queue *q, struct queue_new *n, bool eightbit,
 	m->locked = true;
 	m->pending = true;
 	n->fd = -1;
+	new_release(n);
 	return 0;
 bad:;
 	int e = errno;

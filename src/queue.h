@@ -49,13 +49,16 @@ struct queue {
 	int runfd;	/* run/ */
 };
 
+struct queue_wbuf;
+
 /* a message being written */
 struct queue_new {
 	int fd;
 	char id[QUEUE_ID_LEN + 1];
 	char tmpname[64];
 	off_t body_flag_off;	/* private: where the BODY line is patched */
-	char wbuf[65536];	/* private: write buffer */
+	struct queue_wbuf *w;	/* private: 64 KiB write buffer on the heap, from
+				 * queue_new_begin to queue_new_finish or _abort */
 	size_t wlen;
 	unsigned long long data_bytes;
 };

@@ -205,28 +205,6 @@ static void cmd_rcpt(struct bs *s, const struct bs_command *cmd)
 	reply(s, "250 2.1.5 Ok");
 }
 
-/* spool_fd - an anonymous file in the spool for the data being received */
-static int spool_fd(struct bs *s)
-{
-	char name[64];
-	unsigned char r[8];
-	int fd = -1;
-	for (int tries = 0; fd < 0 && tries < 8; tries++) {
-		if (getentropy(r, sizeof r) < 0)
-			return -1;
-		if (snprintf(name, sizeof name, "bs.%d.%02x%02x%02x%02x%02x%02x%02x%02x", (int)getpid(),
-			     r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) < 0)
-			return -1;
-		fd = openat(s->queue->tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST)
-			return -1;
-	}
-	/* unlinked at once: nothing is left if we die while receiving */
-	if (fd >= 0)
-		(void)unlinkat(s->queue->tmpfd, name, 0);
-	return fd;
-}
-
 /*
  * receive - the data after 354, dot-unstuffed, into fd. Only CRLF "." CRLF
  * ends it: a "." line after a bare LF is ordinary data. Result: 0 at the
@@ -337,7 +315,7 @@ static enum bs_step cmd_data(struct bs *s)
 		reply(s, s->sender == NULL ? "503 5.5.1 need MAIL first" : "554 5.5.1 no valid recipients");
 		return BS_GO_ON;
 	}
-	int fd = spool_fd(s);
+	int fd = queue_scratch(s->queue);
 	if (fd < 0) {
 		reply(s, "451 4.3.0 cannot create a spool file");
 		return BS_GO_ON;

@@ -105,9 +105,7 @@ FUZZ_rfc5322 = rfc5322
 FUZZ_message = message message_complete rfc5322 buf
 FUZZ_reply   = smtp smtp_tx reply auth io tls tlssess crypto log conf conf_value conf_check buf
 FUZZ_queue   = queue queue_file envelope rfc5322 conf conf_value conf_check tls tlssess crypto log buf
-# fuzz_bs links bs.c, which needs every module but main (only the parser is called),
-# with tls.c and crypto.c themselves instead of tlslib.c's forwarders
-FUZZ_bs      = $(filter-out main tlslib,$(patsubst src/%.c,%,$(wildcard src/*.c)))
+FUZZ_bs      = bs_parse envelope rfc5322 buf
 FUZZ_conf    = conf conf_value conf_check tls tlssess crypto log buf
 FUZZ_tlssess = tlssess buf
 FUZZ_SECONDS ?= 60

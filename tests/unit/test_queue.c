@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "row_label.h"
 #include "spool_fixture.h"
 
 struct fixture {
@@ -681,8 +682,10 @@ static void test_valid_id(void **state)
 		{ "", false },
 		{ "0123456789ABCDE ", false },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		row_label_str("valid_id", i, cases[i].id);
 		assert_int_equal(queue_valid_id(cases[i].id), cases[i].ok);
+	}
 	assert_false(queue_valid_id(NULL));
 }
 
@@ -700,9 +703,15 @@ static void test_retry_delay(void **state)
 		{ 40, 1, 4000000000u, 4000000000u }, { 33, 3000000000u, 4000000000u, 4000000000u },
 		{ 3, 600, 300, 300 },	{ 1, 0, 60, 0 },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char label[64];
+		int n = snprintf(label, sizeof label, "attempts %u, min %u, max %u", cases[i].attempts,
+				 cases[i].min, cases[i].max);
+		assert_true(n > 0 && (size_t)n < sizeof label);
+		row_label_str("retry_delay", i, label);
 		assert_int_equal(queue_retry_delay(cases[i].attempts, cases[i].min, cases[i].max),
 				 cases[i].want);
+	}
 }
 
 /* test_killed_writer - a writer killed mid-message leaves nothing visible */
@@ -791,42 +800,43 @@ static void test_parse_table(void **state)
 {
 	(void)state;
 	static const struct {
-		const char *env, *st;
+		const char *label, *env, *st;
 		int want;
 	} cases[] = {
-		{ ENV_OK, NULL, 0 },
-		{ ENV_OK, "relaymail-state 1\nattempts 3\nnext 7\nerror x y\ndone 0\n", 0 },
-		{ ENV_OK, "relaymail-state 1\n", 0 },
-		{ ENV_OK, "", -1 },
-		{ ENV_OK, "relaymail-state 2\n", -1 },
-		{ ENV_OK, "relaymail-state 1\ndone 1\n", -1 },		/* only one rcpt */
-		{ ENV_OK, "relaymail-state 1\nattempts 4294967296\n", -1 },
-		{ ENV_OK, "relaymail-state 1\nattempts -1\n", -1 },
-		{ ENV_OK, "relaymail-state 1\nnext 1", -1 },		/* no final LF */
-		{ ENV_OK, "relaymail-state 1\n\n", -1 },
-		{ ENV_OK, "relaymail-state 1\nbogus 1\n", -1 },
-		{ "relaymail-queue 2\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789abcdef\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival x\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nsender e@f\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a\rb\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 9BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt \nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender \nrcpt c@d\nrcpt e@f\nbody 8BIT\nenvid q\n\n", NULL, 0 },
-		{ "", NULL, -1 },
+		{ "good, no state", ENV_OK, NULL, 0 },
+		{ "good state", ENV_OK, "relaymail-state 1\nattempts 3\nnext 7\nerror x y\ndone 0\n", 0 },
+		{ "state: header only", ENV_OK, "relaymail-state 1\n", 0 },
+		{ "state: empty", ENV_OK, "", -1 },
+		{ "state: version 2", ENV_OK, "relaymail-state 2\n", -1 },
+		{ "state: done beyond the rcpts", ENV_OK, "relaymail-state 1\ndone 1\n", -1 },		/* only one rcpt */
+		{ "state: attempts overflow", ENV_OK, "relaymail-state 1\nattempts 4294967296\n", -1 },
+		{ "state: attempts negative", ENV_OK, "relaymail-state 1\nattempts -1\n", -1 },
+		{ "state: no final LF", ENV_OK, "relaymail-state 1\nnext 1", -1 },
+		{ "state: empty line", ENV_OK, "relaymail-state 1\n\n", -1 },
+		{ "state: unknown key", ENV_OK, "relaymail-state 1\nbogus 1\n", -1 },
+		{ "env: version 2", "relaymail-queue 2\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: no rcpt", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: no sender", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: no body", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\n\n", NULL, -1 },
+		{ "env: lower-case id", "relaymail-queue 1\nid 0123456789abcdef\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: bad arrival", "relaymail-queue 1\nid 0123456789ABCDEF\narrival x\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: two senders", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nsender e@f\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: CR in sender", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a\rb\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: body 9BIT", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 9BIT\n\n", NULL, -1 },
+		{ "env: empty rcpt", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt \nbody 7BIT\n\n", NULL, -1 },
+		{ "env: no empty line", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n", NULL, -1 },
+		{ "env: null sender, two rcpts, envid", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender \nrcpt c@d\nrcpt e@f\nbody 8BIT\nenvid q\n\n", NULL, 0 },
+		{ "env: empty", "", NULL, -1 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct queue_msg m;
 		char err[128];
 		const char *st = cases[i].st;
+		row_label_str("parse", i, cases[i].label);
 		int r = queue_parse(cases[i].env, strlen(cases[i].env), st, st ? strlen(st) : 0,
 				    &m, err, sizeof(err));
 		if (r != cases[i].want)
-			fail_msg("case %zu: got %d", i, r);
+			fail_msg("case %zu (%s): got %d", i, cases[i].label, r);
 		if (r == 0)
 			assert_int_equal(m.data_off, (off_t)strlen(cases[i].env));
 		queue_release(&m);

@@ -9,6 +9,9 @@
  *   failed/   messages given up on: ID and ID.state
  *   run/UID   one per user: the lock of that user's queue runner, and a
  *             wake-up count (one byte per background submission)
+ *   tls/ oauth2/  the TLS session and OAuth2 token caches' own directories
+ *             (queue_private_dir; created on first use)
+ * tmp/ also holds -bs's scratch files (queue_scratch), unlinked at birth.
  * A message is committed by: write to tmp/, fsync, rename into q/, fsync
  * q/. A synchronous send may try the smarthost first and commit only when
  * that attempt does not deliver (queue_new_finish, queue_keep): a message

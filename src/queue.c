@@ -51,22 +51,6 @@
  * caches put in them is their own (0600 files, see tlscache.c, oauth2.c).
  */
 
-/* the spool, open */
-struct queue {
-	char *dir;
-	int dirfd;
-	int tmpfd;	/* tmp/ */
-	int qfd;	/* q/ */
-	int sfd;	/* s/ */
-	int failfd;	/* failed/ */
-	int runfd;	/* run/ */
-};
-
-/* the write buffer of a message being written */
-struct queue_wbuf {
-	char b[65536];
-};
-
 /* queue_valid_id - exactly QUEUE_ID_LEN upper-case hex digits */
 bool queue_valid_id(const char *id)
 {
@@ -104,6 +88,22 @@ static int open_subdir(int parent, const char *name, bool create)
 	}
 	return fd;
 }
+
+/* the spool, open */
+struct queue {
+	char *dir;
+	int dirfd;
+	int tmpfd;	/* tmp/ */
+	int qfd;	/* q/ */
+	int sfd;	/* s/ */
+	int failfd;	/* failed/ */
+	int runfd;	/* run/ */
+};
+
+/* the write buffer of a message being written */
+struct queue_wbuf {
+	char b[65536];
+};
 
 /* queue_open - open the spool and its five directories */
 struct queue *queue_open(const char *dir, bool create, char *err, size_t errlen)

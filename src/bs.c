@@ -2,12 +2,10 @@
 #include "bs.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -37,7 +35,7 @@ struct bs {
 	struct queue *queue;
 	enum bs_delivery how;
 	struct deliver *deliver;	/* kept across messages: one smarthost session */
-	struct bs_in in;
+	struct bs_in *in;		/* 64 KiB, on the heap */
 	struct buf out;
 	char *sender;			/* NULL: no MAIL yet */
 	char **rcpt;
@@ -77,15 +75,15 @@ static int fill(struct bs *s)
 			(void)flush(s);
 			return -1;
 		}
-		ssize_t n = read(0, s->in.buf, sizeof s->in.buf);
+		ssize_t n = read(0, s->in->buf, sizeof s->in->buf);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			s->in.eof = true;
+			s->in->eof = true;
 			return -1;
 		}
-		s->in.pos = 0;
-		s->in.len = (size_t)n;
+		s->in->pos = 0;
+		s->in->len = (size_t)n;
 		return 0;
 	}
 }
@@ -99,16 +97,16 @@ static int get_line(struct bs *s, struct buf *line, size_t max, bool *eol)
 	buf_reset(line);
 	*eol = false;
 	while (line->len < max) {
-		if (s->in.pos == s->in.len && fill(s) < 0)
+		if (s->in->pos == s->in->len && fill(s) < 0)
 			return line->len > 0;
-		const char *p = s->in.buf + s->in.pos;
-		size_t avail = s->in.len - s->in.pos;
+		const char *p = s->in->buf + s->in->pos;
+		size_t avail = s->in->len - s->in->pos;
 		size_t want = max - line->len < avail ? max - line->len : avail;
 		const char *lf = memchr(p, '\n', want);
 		size_t take = lf != NULL ? (size_t)(lf - p) + 1 : want;
 		if (buf_append(line, p, take) < 0)
 			return 0;
-		s->in.pos += take;
+		s->in->pos += take;
 		if (lf != NULL) {
 			*eol = true;
 			return 1;
@@ -205,48 +203,31 @@ static void cmd_rcpt(struct bs *s, const struct bs_command *cmd)
 	reply(s, "250 2.1.5 Ok");
 }
 
-/* spool_fd - an anonymous file in the spool for the data being received */
-static int spool_fd(struct bs *s)
-{
-	char name[64];
-	unsigned char r[8];
-	int fd = -1;
-	for (int tries = 0; fd < 0 && tries < 8; tries++) {
-		if (getentropy(r, sizeof r) < 0)
-			return -1;
-		if (snprintf(name, sizeof name, "bs.%d.%02x%02x%02x%02x%02x%02x%02x%02x", (int)getpid(),
-			     r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) < 0)
-			return -1;
-		fd = openat(s->queue->tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0 && errno != EEXIST)
-			return -1;
-	}
-	/* unlinked at once: nothing is left if we die while receiving */
-	if (fd >= 0)
-		(void)unlinkat(s->queue->tmpfd, name, 0);
-	return fd;
-}
+/* how the data of one DATA command ended */
+enum bs_received {
+	BS_RECEIVED,		/* at the end marker, all of it in the file */
+	BS_TOO_BIG,		/* over the size limit (read to the end marker anyway) */
+	BS_CLIENT_LOST,		/* the input ended before the end marker */
+	BS_SPOOL_FAILED,	/* the file could not be written */
+};
 
 /*
  * receive - the data after 354, dot-unstuffed, into fd. Only CRLF "." CRLF
- * ends it: a "." line after a bare LF is ordinary data. Result: 0 at the
- * end marker, 1 when it was too big (read to the end anyway), -1 when the
- * client vanished or the spool failed (*lost says which).
+ * ends it: a "." line after a bare LF is ordinary data.
  */
-static int receive(struct bs *s, int fd, bool *lost)
+static enum bs_received receive(struct bs *s, int fd)
 {
 	struct buf line, pend;
 	bool eol, line_start = true, after_crlf = true, too_big = false;
 	unsigned long long size = 0, max = bs_size_max(s->conf);
-	int result = -1;
+	enum bs_received result = BS_CLIENT_LOST;
 	buf_init(&line, BS_CHUNK);
 	buf_init(&pend, BS_CHUNK * 2);
-	*lost = true;
 	while (get_line(s, &line, BS_CHUNK, &eol) == 1) {
 		const char *p = line.data;
 		size_t n = line.len;
 		if (line_start && after_crlf && n == 3 && memcmp(p, ".\r\n", 3) == 0) {
-			result = too_big ? 1 : 0;
+			result = too_big ? BS_TOO_BIG : BS_RECEIVED;
 			break;
 		}
 		if (line_start && after_crlf && n > 1 && p[0] == '.') {
@@ -259,7 +240,7 @@ static int receive(struct bs *s, int fd, bool *lost)
 			break;	/* cannot happen: pend holds two chunks */
 		if (!too_big && pend.len >= BS_CHUNK) {
 			if (buf_write_all(fd, pend.data, pend.len) < 0) {
-				*lost = false;
+				result = BS_SPOOL_FAILED;
 				break;
 			}
 			buf_reset(&pend);
@@ -268,10 +249,9 @@ static int receive(struct bs *s, int fd, bool *lost)
 		if (eol)
 			after_crlf = n >= 2 && p[n - 2] == '\r';
 	}
-	if (result >= 0 && pend.len > 0 && buf_write_all(fd, pend.data, pend.len) < 0) {
-		result = -1;
-		*lost = false;
-	}
+	if ((result == BS_RECEIVED || result == BS_TOO_BIG) && pend.len > 0 &&
+	    buf_write_all(fd, pend.data, pend.len) < 0)
+		result = BS_SPOOL_FAILED;
 	buf_free(&line);
 	buf_free(&pend);
 	return result;
@@ -332,24 +312,24 @@ static enum bs_step cmd_data(struct bs *s)
 {
 	struct queue_msg m;
 	char err[512];
-	bool lost;
 	if (s->sender == NULL || s->nrcpt == 0) {
 		reply(s, s->sender == NULL ? "503 5.5.1 need MAIL first" : "554 5.5.1 no valid recipients");
 		return BS_GO_ON;
 	}
-	int fd = spool_fd(s);
+	int fd = queue_scratch(s->queue);
 	if (fd < 0) {
 		reply(s, "451 4.3.0 cannot create a spool file");
 		return BS_GO_ON;
 	}
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
-	int r = receive(s, fd, &lost);
-	if (r != 0 || lseek(fd, 0, SEEK_SET) < 0) {
+	enum bs_received r = receive(s, fd);
+	if (r != BS_RECEIVED || lseek(fd, 0, SEEK_SET) < 0) {
 		close(fd);
 		reset(s);
-		if (r < 0 && lost)
+		if (r == BS_CLIENT_LOST)
 			return BS_END;	/* nothing was committed: nothing is left */
-		reply(s, r == 1 ? "552 5.3.4 message too big" : "451 4.3.0 cannot write the spool file");
+		reply(s, r == BS_TOO_BIG ? "552 5.3.4 message too big" :
+		      "451 4.3.0 cannot write the spool file");
 		return BS_GO_ON;
 	}
 	struct submit_request req = {
@@ -366,128 +346,11 @@ static enum bs_step cmd_data(struct bs *s)
 	return BS_GO_ON;
 }
 
-/* the verbs, in the order of enum bs_verb after BS_CMD_BAD */
-static const char *const verbs[] = {
-	"", "HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "NOOP", "VRFY", "QUIT",
-};
-
-/* parse_path - "FROM:<addr> params" or "FROM:addr params" into cmd */
-static void parse_path(const char *arg, size_t n, const char *kw, struct bs_command *cmd)
-{
-	size_t kwlen = strlen(kw), i;
-	cmd->path_ok = false;
-	if (n < kwlen || strncasecmp(arg, kw, kwlen) != 0)
-		return;
-	for (i = kwlen; i < n && arg[i] == ' '; i++)
-		;
-	size_t start = i, end, next;
-	if (i < n && arg[i] == '<') {
-		const char *gt = memchr(arg + i, '>', n - i);
-		if (gt == NULL)
-			return;
-		start = i + 1;
-		end = (size_t)(gt - arg);
-		next = end + 1;
-	} else {
-		for (end = i; end < n && arg[end] != ' '; end++)
-			;
-		next = end;
-	}
-	while (next < n && arg[next] == ' ')
-		next++;
-	cmd->path_ok = true;
-	cmd->addr = arg + start;
-	cmd->addrlen = end - start;
-	cmd->params = arg + next;
-	cmd->paramslen = n - next;
-}
-
-/* bad_command - refuse the line with this reply */
-static int bad_command(struct bs_command *cmd, const char *why)
-{
-	cmd->verb = BS_CMD_BAD;
-	cmd->reply = why;
-	return -1;
-}
-
-/* bs_parse_command - one command line, as read, into its parts */
-int bs_parse_command(const char *line, size_t len, struct bs_command *cmd)
-{
-	memset(cmd, 0, sizeof *cmd);
-	cmd->arg = line;
-	if (len > 0 && line[len - 1] == '\n')
-		len--;
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	/* a CR, LF or NUL inside a command could smuggle another one */
-	for (size_t i = 0; i < len; i++)
-		if (line[i] == '\r' || line[i] == '\n' || line[i] == '\0')
-			return bad_command(cmd, "500 5.5.2 bad character in command");
-	for (size_t v = BS_CMD_HELO; v < sizeof verbs / sizeof verbs[0]; v++) {
-		if (len < 4 || strncasecmp(line, verbs[v], 4) != 0 || (len > 4 && line[4] != ' '))
-			continue;
-		cmd->verb = (enum bs_verb)v;
-		cmd->arg = line + 4 + (len > 4);
-		cmd->arglen = len - 4 - (len > 4);
-		if ((cmd->verb == BS_CMD_HELO || cmd->verb == BS_CMD_EHLO) && cmd->arglen == 0)
-			return bad_command(cmd, "501 5.5.4 syntax: EHLO hostname");
-		if (cmd->verb == BS_CMD_MAIL)
-			parse_path(cmd->arg, cmd->arglen, "FROM:", cmd);
-		else if (cmd->verb == BS_CMD_RCPT)
-			parse_path(cmd->arg, cmd->arglen, "TO:", cmd);
-		return 0;
-	}
-	return bad_command(cmd, "500 5.5.2 command not recognized");
-}
-
-/* mail_param - one MAIL parameter we take: SIZE= (up to max) or BODY= */
-static const char *mail_param(const char *p, size_t n, unsigned long long max, bool *body8)
-{
-	if (n > 5 && strncasecmp(p, "SIZE=", 5) == 0) {
-		unsigned long long v = 0;
-		for (size_t i = 5; i < n; i++) {
-			if (p[i] < '0' || p[i] > '9' || v > BS_SIZE_MAX)
-				return "501 5.5.4 bad SIZE parameter";
-			v = v * 10 + (unsigned)(p[i] - '0');
-		}
-		return v > max ? "552 5.3.4 message too big" : NULL;
-	}
-	if (n == 13 && strncasecmp(p, "BODY=8BITMIME", n) == 0) {
-		*body8 = true;
-		return NULL;
-	}
-	if (n == 9 && strncasecmp(p, "BODY=7BIT", n) == 0)
-		return NULL;
-	return "555 5.5.4 unsupported MAIL parameter";
-}
-
 /* bs_size_max - BS_SIZE_MAX, or [queue] max_message_size when that is smaller */
 unsigned long long bs_size_max(const struct conf *c)
 {
 	unsigned long long m = c->queue.max_message_size;
 	return m != 0 && m < BS_SIZE_MAX ? m : BS_SIZE_MAX;
-}
-
-/* bs_parse_mail_params - every MAIL parameter, space separated */
-const char *bs_parse_mail_params(const char *p, size_t n, unsigned long long max, bool *body8)
-{
-	if (max > BS_SIZE_MAX)
-		max = BS_SIZE_MAX;
-	size_t i = 0;
-	while (i < n) {
-		size_t k = 0;
-		while (i + k < n && p[i + k] != ' ')
-			k++;
-		const char *bad = k > 0 ? mail_param(p + i, k, max, body8) : NULL;
-		if (bad != NULL) {
-			*body8 = false;
-			return bad;
-		}
-		i += k;
-		while (i < n && p[i] == ' ')
-			i++;
-	}
-	return NULL;
 }
 
 /* dispatch - one parsed command */
@@ -556,8 +419,12 @@ int bs_serve(const struct conf *c, struct queue *q, enum bs_delivery how)
 	struct buf line;
 	char greeting[600];
 	s.rcpt = calloc(BS_RCPT_MAX, sizeof *s.rcpt);
-	if (s.rcpt == NULL)
+	s.in = calloc(1, sizeof *s.in);
+	if (s.rcpt == NULL || s.in == NULL) {
+		free(s.rcpt);
+		free(s.in);
 		return -1;
+	}
 	buf_init(&s.out, 1024 * 1024);
 	buf_init(&line, BS_CMD_MAX);
 	if (snprintf(greeting, sizeof greeting, "220 %s ESMTP relaymail", c->smarthost.helo) < 0)
@@ -579,6 +446,7 @@ int bs_serve(const struct conf *c, struct queue *q, enum bs_delivery how)
 	(void)flush(&s);
 	reset(&s);
 	free(s.rcpt);
+	free(s.in);
 	buf_free(&s.out);
 	buf_free(&line);
 	deliver_free(s.deliver);

@@ -45,7 +45,7 @@ struct deliver *deliver_new(const struct conf *c, struct queue *q)
 	d->conf = c;
 	d->queue = q;
 	buf_init(&d->secret, SECRET_MAX);
-	tlscache_open(&d->tls, q->dirfd);
+	tlscache_open(&d->tls, queue_private_dir(q, QUEUE_PRIVATE_TLS));
 	return d;
 }
 
@@ -79,9 +79,15 @@ static int fetch_secret(struct deliver *d, bool refresh, struct smtp_reply *why)
 	char err[512];
 	if (d->have_secret)
 		return 0;
-	int r = oauth2_configured(d->conf) ?
-		oauth2_fetch(d->conf, d->queue->dirfd, refresh, &d->secret, err, sizeof err) :
-		secret_fetch(d->conf, &d->secret, err, sizeof err);
+	int r;
+	if (oauth2_configured(d->conf)) {
+		int dirfd = queue_private_dir(d->queue, QUEUE_PRIVATE_OAUTH2);
+		r = oauth2_fetch(d->conf, dirfd, refresh, &d->secret, err, sizeof err);
+		if (dirfd >= 0)
+			close(dirfd);
+	} else {
+		r = secret_fetch(d->conf, &d->secret, err, sizeof err);
+	}
 	if (r < 0) {
 		set_reply(why, 0, "", err);
 		return -1;

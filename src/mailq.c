@@ -188,7 +188,7 @@ int mailq_print(struct queue *q, FILE *out, bool json, char *err, size_t errlen)
 {
 	struct mailq_ctx c = { .q = q, .out = out, .json = json, .bytes = 0, .count = 0 };
 	if (queue_walk(q, show_one, &c) < 0) {
-		int n = snprintf(err, errlen, "%s/q: cannot list the queue: %s", q->dir,
+		int n = snprintf(err, errlen, "%s/q: cannot list the queue: %s", queue_path(q),
 				 strerror(errno));
 		if (n < 0 && errlen > 0)
 			err[0] = '\0';

@@ -25,6 +25,11 @@ enum piece_end {
 
 #define OUT_CHUNK 32768		/* body bytes handed to the callback at once */
 
+/* the reader's input buffer: on the heap, taken at the first read */
+struct message_inbuf {
+	char b[65536];
+};
+
 /* message_reader_init - reader over fd */
 void message_reader_init(struct message_reader *r, int fd, bool dot_ends)
 {
@@ -33,6 +38,7 @@ void message_reader_init(struct message_reader *r, int fd, bool dot_ends)
 	r->eof = false;
 	r->eightbit = false;
 	r->lines = 0;
+	r->in = NULL;
 	r->in_pos = 0;
 	r->in_len = 0;
 	r->last_cr = false;
@@ -42,9 +48,11 @@ void message_reader_init(struct message_reader *r, int fd, bool dot_ends)
 	buf_init(&r->pending, MESSAGE_LINE_MAX + 2);
 }
 
-/* message_reader_free - release the read-ahead line */
+/* message_reader_free - release the input buffer and the read-ahead line */
 void message_reader_free(struct message_reader *r)
 {
+	free(r->in);
+	r->in = NULL;
 	buf_free(&r->pending);
 }
 
@@ -53,8 +61,10 @@ static int reader_read(struct message_reader *r)
 {
 	if (r->eof)
 		return 0;
+	if (r->in == NULL && (r->in = malloc(sizeof *r->in)) == NULL)
+		return -1;	/* errno ENOMEM: a read error to the caller */
 	for (;;) {
-		ssize_t n = read(r->fd, r->in + r->in_len, sizeof r->in - r->in_len);
+		ssize_t n = read(r->fd, r->in->b + r->in_len, sizeof r->in->b - r->in_len);
 		if (n > 0) {
 			r->in_len += (size_t)n;
 			return 1;
@@ -79,7 +89,7 @@ static int reader_peek(struct message_reader *r)
 			if (rc <= 0)
 				return rc == 0 ? SYM_EOF : SYM_ERR;
 		}
-		unsigned char ch = (unsigned char)r->in[r->in_pos];
+		unsigned char ch = (unsigned char)r->in->b[r->in_pos];
 		if (r->last_cr) {
 			/* the LF of a CRLF whose CR, maybe in an earlier read, ended a line */
 			r->last_cr = false;
@@ -97,7 +107,7 @@ static int reader_peek(struct message_reader *r)
 /* reader_take - consume the symbol reader_peek just returned */
 static void reader_take(struct message_reader *r, int sym)
 {
-	unsigned char ch = (unsigned char)r->in[r->in_pos++];
+	unsigned char ch = (unsigned char)r->in->b[r->in_pos++];
 	if (sym == SYM_EOL) {
 		r->last_cr = ch == '\r';
 		r->lines++;
@@ -129,7 +139,7 @@ static int skip_mbox_from(struct message_reader *r)
 		if (reader_read(r) < 0)
 			return -1;
 	}
-	if (r->in_len - r->in_pos < n || memcmp(r->in + r->in_pos, sep, n) != 0)
+	if (r->in_len - r->in_pos < n || memcmp(r->in->b + r->in_pos, sep, n) != 0)
 		return 0;
 	/* the separator is not part of the message: its bytes do not count */
 	bool eightbit = r->eightbit;
@@ -516,7 +526,7 @@ static int body_put(struct body_out *b, int c)
  */
 static int copy_run(struct message_reader *r, struct body_out *b)
 {
-	const unsigned char *p = (const unsigned char *)r->in + r->in_pos;
+	const unsigned char *p = (const unsigned char *)r->in->b + r->in_pos;
 	size_t avail = r->in_len - r->in_pos, n = 0;
 	unsigned char any = 0;
 	while (n < avail && p[n] != '\r' && p[n] != '\n')

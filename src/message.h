@@ -29,14 +29,17 @@
 #define MESSAGE_ADDED_MAX 65536	/* room for the fields relaymail adds */
 #define MESSAGE_FIELD_MAX 32768	/* header fields kept, so the index stays small too */
 
+struct message_inbuf;
+
 struct message_reader {
 	int fd;			/* input, read with read(2) */
 	bool dot_ends;		/* no -i: a lone "." line ends the input */
 	bool eof;		/* input ended (EOF or lone dot) */
 	bool eightbit;		/* a byte >= 0x80 was seen (headers or body) */
 	unsigned long long lines;	/* lines read so far, for error messages */
-	/* private: input buffer (bytes as read, before normalization) */
-	char in[65536];
+	/* private: input buffer (bytes as read, before normalization), 64 KiB
+	 * on the heap from the first read to message_reader_free */
+	struct message_inbuf *in;
 	size_t in_pos;
 	size_t in_len;
 	bool last_cr;		/* previous chunk ended in CR (CRLF split) */

@@ -18,7 +18,6 @@
 #include "secret.h"
 
 #define OAUTH2_MAGIC "relaymail-oauth2 1\n"
-#define OAUTH2_DIR "oauth2"
 #define OAUTH2_SECRET_MAX 65536		/* a refresh token or client secret */
 #define OAUTH2_TIMEOUT 60		/* seconds, without a [smarthost] timeout */
 
@@ -183,19 +182,6 @@ static int cache_key(const struct conf *c, const char *refresh, char key[65])
 	buf_free(&hex);
 	wipe_memory(md, sizeof md);
 	return r;
-}
-
-/* cache_dir - <spool>/oauth2, created when missing; -1 when unusable */
-static int cache_dir(int spool_dirfd)
-{
-	struct stat st;
-	if (spool_dirfd < 0)
-		return -1;
-	if (mkdirat(spool_dirfd, OAUTH2_DIR, 0700) == 0 &&
-	    fstatat(spool_dirfd, ".", &st, 0) == 0 &&
-	    fchmodat(spool_dirfd, OAUTH2_DIR, (st.st_mode & 0770) | 0700, 0) < 0)
-		return -1;	/* other users of the spool could not share it */
-	return openat(spool_dirfd, OAUTH2_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 /* cache_read - a fresh token from the cache entry key; 0 found, -1 not */
@@ -410,7 +396,7 @@ static void scrub(char *err, size_t errlen, const char *refresh, const char *cli
 }
 
 /* oauth2_fetch - an access token: the cached one, or a fresh one from the endpoint */
-int oauth2_fetch(const struct conf *c, int spool_dirfd, bool refresh, struct buf *out,
+int oauth2_fetch(const struct conf *c, int cache_dirfd, bool refresh, struct buf *out,
 		 char *err, size_t errlen)
 {
 	struct buf rt, cs;
@@ -420,7 +406,7 @@ int oauth2_fetch(const struct conf *c, int spool_dirfd, bool refresh, struct buf
 	buf_init(&rt, OAUTH2_SECRET_MAX);
 	buf_init(&cs, OAUTH2_SECRET_MAX);
 	int r = load_secrets(c, &rt, &cs, &have_cs, err, errlen);
-	int dfd = r == 0 && cache_key(c, buf_cstr(&rt), key) == 0 ? cache_dir(spool_dirfd) : -1;
+	int dfd = r == 0 && cache_key(c, buf_cstr(&rt), key) == 0 ? cache_dirfd : -1;
 	bool cached = r == 0 && dfd >= 0 && !refresh && cache_read(dfd, key, out) == 0;
 	if (!cached && r == 0 && dfd >= 0)
 		(void)unlinkat(dfd, key, 0);	/* stale or revoked */
@@ -437,8 +423,6 @@ int oauth2_fetch(const struct conf *c, int spool_dirfd, bool refresh, struct buf
 		scrub(err, errlen, buf_cstr(&rt), buf_cstr(&cs));
 	else if (!cached && dfd >= 0)
 		cache_write(dfd, key, buf_cstr(out), time(NULL) + lifetime);
-	if (dfd >= 0)
-		close(dfd);
 	buf_wipe(&rt);
 	buf_wipe(&cs);
 	wipe_memory(key, sizeof key);

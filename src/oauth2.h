@@ -36,11 +36,12 @@ bool oauth2_configured(const struct conf *c);
 
 /*
  * oauth2_fetch - an access token into out (an empty buffer): from the
- * cache under spool_dirfd when still fresh and refresh is false, else from
+ * cache in the directory cache_dirfd (the spool's oauth2/, from
+ * queue_private_dir; -1: no cache) when still fresh and refresh is false, else from
  * the token endpoint (the stale cache entry is removed first).
  * Result: 0, or -1 with a one-line reason in err (no secret in it).
  */
-int oauth2_fetch(const struct conf *c, int spool_dirfd, bool refresh, struct buf *out,
+int oauth2_fetch(const struct conf *c, int cache_dirfd, bool refresh, struct buf *out,
 		 char *err, size_t errlen);
 
 /*

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "log.h"
 #include "queue_file.h"
 
 /*
@@ -41,6 +42,14 @@
 #define QUEUE_FILE_MODE 0660
 /* run/UID is only ever used by that user's own processes */
 #define RUNNER_FILE_MODE 0600
+/* -bs's scratch file lives only unlinked, in its creator's process */
+#define SCRATCH_FILE_MODE 0600
+/*
+ * The private directories of the caches (queue_private_dir) are created
+ * like the spool's own subdirectories: QUEUE_DIR_MODE plus the spool's
+ * group permissions, so every user of the spool shares them; what the
+ * caches put in them is their own (0600 files, see tlscache.c, oauth2.c).
+ */
 
 /* share_group - give the new directory fd its parent's group permissions */
 static int share_group(int parent, int fd)
@@ -69,16 +78,34 @@ static int open_subdir(int parent, const char *name, bool create)
 	return fd;
 }
 
-/* queue_open - open the spool and its four directories */
-int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t errlen)
+/* the spool, open */
+struct queue {
+	char *dir;
+	int dirfd;
+	int tmpfd;	/* tmp/ */
+	int qfd;	/* q/ */
+	int sfd;	/* s/ */
+	int failfd;	/* failed/ */
+	int runfd;	/* run/ */
+};
+
+/* the write buffer of a message being written */
+struct queue_wbuf {
+	char b[65536];
+};
+
+/* queue_open - open the spool and its five directories */
+struct queue *queue_open(const char *dir, bool create, char *err, size_t errlen)
 {
 	static const char *const names[] = { "tmp", "q", "s", "failed", "run" };
+	struct queue *q = calloc(1, sizeof *q);
+	if (q == NULL || (q->dir = strdup(dir)) == NULL) {
+		free(q);
+		buf_error(err, errlen, "%s: out of memory", dir);
+		return NULL;
+	}
 	int *fds[] = { &q->tmpfd, &q->qfd, &q->sfd, &q->failfd, &q->runfd };
-
 	q->dirfd = q->tmpfd = q->qfd = q->sfd = q->failfd = q->runfd = -1;
-	q->dir = strdup(dir);
-	if (q->dir == NULL)
-		return buf_error(err, errlen, "%s: out of memory", dir);
 	if (create && mkdir(dir, QUEUE_DIR_MODE) < 0 && errno != EEXIST)
 		goto bad;
 	q->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -93,27 +120,66 @@ int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t 
 			int e = errno;
 			buf_error(err, errlen, "%s/%s: %s", dir, names[i], strerror(e));
 			queue_close(q);
-			return -1;
+			return NULL;
 		}
 	}
-	return 0;
+	return q;
 bad:
 	buf_error(err, errlen, "%s: %s", dir, strerror(errno));
 	queue_close(q);
-	return -1;
+	return NULL;
 }
 
-/* queue_close - close the directories */
+/* queue_close - close the directories and free q */
 void queue_close(struct queue *q)
 {
-	int *fds[] = { &q->dirfd, &q->tmpfd, &q->qfd, &q->sfd, &q->failfd, &q->runfd };
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
+	if (q == NULL)
+		return;
+	int fds[] = { q->dirfd, q->tmpfd, q->qfd, q->sfd, q->failfd, q->runfd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	free(q->dir);
-	q->dir = NULL;
+	free(q);
+}
+
+/* queue_path - the spool directory's path, for messages */
+const char *queue_path(const struct queue *q)
+{
+	return q->dir;
+}
+
+/* queue_scratch - an anonymous file in tmp/ */
+int queue_scratch(struct queue *q)
+{
+	char name[64];
+	unsigned char r[8];
+	int fd = -1;
+	for (int tries = 0; fd < 0 && tries < 8; tries++) {
+		if (getentropy(r, sizeof r) < 0)
+			return -1;
+		if (snprintf(name, sizeof name, "bs.%d.%02x%02x%02x%02x%02x%02x%02x%02x", (int)getpid(),
+			     r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) < 0)
+			return -1;
+		fd = openat(q->tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    SCRATCH_FILE_MODE);
+		if (fd < 0 && errno != EEXIST)
+			return -1;
+	}
+	/* unlinked at once: nothing is left if we die while it is in use */
+	if (fd >= 0)
+		(void)unlinkat(q->tmpfd, name, 0);
+	return fd;
+}
+
+/* queue_private_dir - a cache's own directory under the spool, created when missing */
+int queue_private_dir(struct queue *q, enum queue_private which)
+{
+	static const char *const names[] = { [QUEUE_PRIVATE_TLS] = "tls",
+					     [QUEUE_PRIVATE_OAUTH2] = "oauth2" };
+	if (q->dirfd < 0)
+		return -1;
+	return open_subdir(q->dirfd, names[which], true);
 }
 
 /* new_id - a fresh id: arrival second, then random bits */
@@ -168,13 +234,17 @@ int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
 		    struct queue_new *n, char *err, size_t errlen)
 {
 	n->fd = -1;
+	n->w = NULL;
 	n->wlen = 0;
 	n->data_bytes = 0;
 	if (env->nrcpt == 0)
 		return buf_error(err, errlen, "no recipients");
-	if (create_tmp(q, arrival, n) < 0)
+	if ((n->w = malloc(sizeof *n->w)) == NULL || create_tmp(q, arrival, n) < 0) {
+		int e = errno;
+		queue_new_abort(q, n);
 		return buf_error(err, errlen, "%s/tmp: cannot create a queue file: %s", q->dir,
-			    strerror(errno));
+			    strerror(e));
+	}
 	struct buf b;
 	size_t body_off = 0;
 	buf_init(&b, ENV_MAX);
@@ -194,7 +264,7 @@ int queue_new_begin(struct queue *q, const struct envelope *env, time_t arrival,
 /* flush_new - empty the write buffer to the file */
 static int flush_new(struct queue_new *n)
 {
-	if (n->wlen > 0 && buf_write_all(n->fd, n->wbuf, n->wlen) < 0)
+	if (n->wlen > 0 && buf_write_all(n->fd, n->w->b, n->wlen) < 0)
 		return -1;
 	n->wlen = 0;
 	return 0;
@@ -207,11 +277,11 @@ int queue_new_write(void *ctx, const void *p, size_t len)
 	const char *c = p;
 	n->data_bytes += len;
 	while (len > 0) {
-		if (n->wlen == sizeof(n->wbuf) && flush_new(n) < 0)
+		if (n->wlen == sizeof(n->w->b) && flush_new(n) < 0)
 			return -1;
-		size_t room = sizeof(n->wbuf) - n->wlen;
+		size_t room = sizeof(n->w->b) - n->wlen;
 		size_t k = len < room ? len : room;
-		memcpy(n->wbuf + n->wlen, c, k);
+		memcpy(n->w->b + n->wlen, c, k);
 		n->wlen += k;
 		c += k;
 		len -= k;
@@ -219,9 +289,18 @@ int queue_new_write(void *ctx, const void *p, size_t len)
 	return 0;
 }
 
+/* new_release - free the write buffer: the message is written or dropped */
+static void new_release(struct queue_new *n)
+{
+	free(n->w);
+	n->w = NULL;
+	n->wlen = 0;
+}
+
 /* queue_new_abort - drop the temp file */
 void queue_new_abort(struct queue *q, struct queue_new *n)
 {
+	new_release(n);
 	if (n->fd < 0)
 		return;
 	/* unlink before close: nobody may ever lock a half-written file */
@@ -263,6 +342,7 @@ int queue_new_finish(struct queue *q, struct queue_new *n, bool eightbit,
 	m->locked = true;
 	m->pending = true;
 	n->fd = -1;
+	new_release(n);
 	return 0;
 bad:;
 	int e = errno;
@@ -603,17 +683,31 @@ int queue_done(struct queue *q, struct queue_msg *m)
 	return ret;
 }
 
+/* keep_failed - log queue_keep's error, or what failed on m's state with errno: -1 */
+static int keep_failed(const struct queue *q, const struct queue_msg *m, const char *err,
+		       const char *what)
+{
+	if (err != NULL)
+		log_error("%s", err);
+	else
+		log_error("%s: %s: cannot %s: %s", q->dir, m->id, what, strerror(errno));
+	return -1;
+}
+
 /* queue_defer - record a failed attempt and let go */
 int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try)
 {
 	char err[256];
 	int ret = -1;
-	if (queue_keep(q, m, err, sizeof err) == 0 && queue_valid_id(m->id) &&
-	    set_error(m, reason) == 0) {
+	if (queue_keep(q, m, err, sizeof err) < 0)
+		return keep_failed(q, m, err, NULL);	/* m released */
+	if (queue_valid_id(m->id) && set_error(m, reason) == 0) {
 		m->attempts++;
 		m->next_try = next_try;
 		ret = write_state(q, m);
 	}
+	if (ret < 0)
+		keep_failed(q, m, NULL, "save the delivery state");
 	queue_release(m);
 	return ret;
 }
@@ -636,27 +730,30 @@ int queue_postpone(struct queue *q, struct queue_msg *m, const char *reason, tim
 int queue_fail(struct queue *q, struct queue_msg *m, const char *reason)
 {
 	char statename[QUEUE_ID_LEN + 8], err[256];
-	int ret = -1;
 	if (queue_keep(q, m, err, sizeof err) < 0)
-		goto out;
+		return keep_failed(q, m, err, NULL);	/* m released */
+	const char *what = "save the delivery state";
 	int n = snprintf(statename, sizeof(statename), "%s.state", m->id);
 	if (!queue_valid_id(m->id) || n < 0 || (size_t)n >= sizeof(statename) ||
 	    set_error(m, reason) < 0)
-		goto out;
+		goto bad;
 	m->attempts++;
 	m->next_try = 0;
 	if (write_state(q, m) < 0)
-		goto out;
+		goto bad;
+	what = "move the message to failed/";
 	/* the message first: once it is out of q/ no runner takes it again */
 	if (renameat(q->qfd, m->id, q->failfd, m->id) < 0 ||
 	    renameat(q->sfd, m->id, q->failfd, statename) < 0)
-		goto out;
+		goto bad;
 	if (fsync(q->failfd) < 0 || fsync(q->qfd) < 0 || fsync(q->sfd) < 0)
-		goto out;
-	ret = 0;
-out:
+		goto bad;
 	queue_release(m);
-	return ret;
+	return 0;
+bad:
+	keep_failed(q, m, NULL, what);
+	queue_release(m);
+	return -1;
 }
 
 /* open_dir - a DIR stream of our own over the directory dirfd */

@@ -9,6 +9,9 @@
  *   failed/   messages given up on: ID and ID.state
  *   run/UID   one per user: the lock of that user's queue runner, and a
  *             wake-up count (one byte per background submission)
+ *   tls/ oauth2/  the TLS session and OAuth2 token caches' own directories
+ *             (queue_private_dir; created on first use)
+ * tmp/ also holds -bs's scratch files (queue_scratch), unlinked at birth.
  * A message is committed by: write to tmp/, fsync, rename into q/, fsync
  * q/. A synchronous send may try the smarthost first and commit only when
  * that attempt does not deliver (queue_new_finish, queue_keep): a message
@@ -39,15 +42,10 @@
 
 #define QUEUE_ID_LEN 16
 
-struct queue {
-	char *dir;
-	int dirfd;
-	int tmpfd;	/* tmp/ */
-	int qfd;	/* q/ */
-	int sfd;	/* s/ */
-	int failfd;	/* failed/ */
-	int runfd;	/* run/ */
-};
+/* the spool, open (queue_open .. queue_close); its fields are queue.c's */
+struct queue;
+
+struct queue_wbuf;
 
 /* a message being written */
 struct queue_new {
@@ -55,7 +53,8 @@ struct queue_new {
 	char id[QUEUE_ID_LEN + 1];
 	char tmpname[64];
 	off_t body_flag_off;	/* private: where the BODY line is patched */
-	char wbuf[65536];	/* private: write buffer */
+	struct queue_wbuf *w;	/* private: 64 KiB write buffer on the heap, from
+				 * queue_new_begin to queue_new_finish or _abort */
 	size_t wlen;
 	unsigned long long data_bytes;
 };
@@ -94,12 +93,37 @@ enum queue_lock_result {
 
 /*
  * queue_open - open (creating when create and allowed) the spool at dir.
- * 0, or -1 with err naming the path and the problem. Without create, a
- * missing subdirectory is a spool never written to: its fd is -1 and
- * queue_walk finds nothing (mailq on a fresh install says it is empty).
+ * The spool, or NULL with err naming the path and the problem. Without
+ * create, a missing subdirectory is a spool never written to: queue_walk
+ * finds nothing there (mailq on a fresh install says it is empty).
  */
-int queue_open(struct queue *q, const char *dir, bool create, char *err, size_t errlen);
+struct queue *queue_open(const char *dir, bool create, char *err, size_t errlen);
+
+/* queue_close - close the spool's directories and free q (NULL: nothing) */
 void queue_close(struct queue *q);
+
+/* queue_path - the spool directory's path, for messages naming it */
+const char *queue_path(const struct queue *q);
+
+/*
+ * queue_scratch - a new file in tmp/, 0600, unlinked at once (nothing is
+ * left when its process dies), for data not yet a message (-bs's DATA).
+ * An fd open for reading and writing, or -1 (errno).
+ */
+int queue_scratch(struct queue *q);
+
+/* the caches that keep files of their own under the spool */
+enum queue_private {
+	QUEUE_PRIVATE_TLS,	/* tls/: TLS sessions (tlscache.c) */
+	QUEUE_PRIVATE_OAUTH2,	/* oauth2/: OAuth2 access tokens (oauth2.c) */
+};
+
+/*
+ * queue_private_dir - the cache's directory, created when missing with the
+ * spool's group permissions (the modes are chosen in queue.c). An open
+ * directory fd for the caller to close, or -1 (errno): no cache then.
+ */
+int queue_private_dir(struct queue *q, enum queue_private which);
 
 /* queue_valid_id - true for exactly QUEUE_ID_LEN upper-case hex digits */
 bool queue_valid_id(const char *id);
@@ -170,7 +194,7 @@ int queue_done(struct queue *q, struct queue_msg *m);
 /*
  * queue_defer - commit m when pending, save the state (attempts + 1,
  * next_try, reason, rcpt_done as set by the caller) atomically, then
- * release m. 0 or -1.
+ * release m. 0, or -1 after logging what failed (path and reason).
  */
 int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try);
 
@@ -182,7 +206,7 @@ int queue_postpone(struct queue *q, struct queue_msg *m, const char *reason, tim
 
 /*
  * queue_fail - give up: state with reason saved, both files moved to
- * failed/, release m. 0 or -1.
+ * failed/, release m. 0, or -1 after logging what failed (path and reason).
  */
 int queue_fail(struct queue *q, struct queue_msg *m, const char *reason);
 

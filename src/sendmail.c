@@ -167,10 +167,10 @@ static void usage(void)
 }
 
 /* open_queue - the spool, or EX_CANTCREAT with a message */
-static int open_queue(const struct conf *c, struct queue *q, bool create)
+static int open_queue(const struct conf *c, struct queue **q, bool create)
 {
 	char err[512];
-	if (queue_open(q, c->queue.dir, create, err, sizeof err) < 0) {
+	if ((*q = queue_open(c->queue.dir, create, err, sizeof err)) == NULL) {
 		log_error("%s", err);
 		return -1;
 	}
@@ -180,7 +180,7 @@ static int open_queue(const struct conf *c, struct queue *q, bool create)
 /* mode_list - -bp / mailq */
 static int mode_list(const struct conf *c, const struct options *o)
 {
-	struct queue q;
+	struct queue *q;
 	char err[512];
 	if (access(c->queue.dir, F_OK) < 0 && errno == ENOENT) {
 		if (o->json)
@@ -190,8 +190,8 @@ static int mode_list(const struct conf *c, const struct options *o)
 	}
 	if (open_queue(c, &q, false) < 0)
 		return EX_NOPERM;
-	int r = mailq_print(&q, stdout, o->json, err, sizeof err);
-	queue_close(&q);
+	int r = mailq_print(q, stdout, o->json, err, sizeof err);
+	queue_close(q);
 	if (r < 0) {
 		log_error("%s", err);
 		return EX_OSERR;
@@ -233,7 +233,7 @@ static int mode_verify(const struct conf *c, const struct options *o)
 /* mode_queue_run - -q once, or every -qINTERVAL until killed */
 static int mode_queue_run(const struct conf *c, const struct options *o)
 {
-	struct queue q;
+	struct queue *q;
 	struct deliver_select sel = {
 		.force = o->queue_interval == 0,
 		.id = o->queue_id,
@@ -243,7 +243,7 @@ static int mode_queue_run(const struct conf *c, const struct options *o)
 		return EX_CANTCREAT;
 	int status = EX_OK;
 	for (;;) {
-		struct deliver *d = deliver_new(c, &q);
+		struct deliver *d = deliver_new(c, q);
 		if (d == NULL || deliver_queue(d, &sel) < 0)
 			status = EX_OSERR;
 		deliver_free(d);	/* no idle connection between runs */
@@ -251,18 +251,18 @@ static int mode_queue_run(const struct conf *c, const struct options *o)
 			break;
 		sleep(o->queue_interval);
 	}
-	queue_close(&q);
+	queue_close(q);
 	return status;
 }
 
 /* mode_runner - --runner: the queue runner in the foreground (root: every user's mail) */
 static int mode_runner(const struct conf *c)
 {
-	struct queue q;
+	struct queue *q;
 	if (open_queue(c, &q, true) < 0)
 		return EX_CANTCREAT;
-	int r = runner_run(c, &q);
-	queue_close(&q);
+	int r = runner_run(c, q);
+	queue_close(q);
 	return r < 0 ? EX_OSERR : EX_OK;
 }
 
@@ -332,7 +332,7 @@ static enum conf_queue_mode delivery_mode(const struct conf *c, const struct opt
 /* mode_smtp - -bs: the SMTP dialogue on stdin/stdout */
 static int mode_smtp(const struct conf *c, const struct options *o)
 {
-	struct queue q;
+	struct queue *q;
 	static const enum bs_delivery how[] = {
 		[CONF_MODE_SYNC] = BS_DELIVER_SYNC,
 		[CONF_MODE_BACKGROUND] = BS_DELIVER_BACKGROUND,
@@ -342,15 +342,15 @@ static int mode_smtp(const struct conf *c, const struct options *o)
 		fputs("421 4.3.0 mail system unavailable: cannot open the queue\r\n", stdout);
 		return EX_CANTCREAT;
 	}
-	int r = bs_serve(c, &q, how[delivery_mode(c, o)]);
-	queue_close(&q);
+	int r = bs_serve(c, q, how[delivery_mode(c, o)]);
+	queue_close(q);
 	return r < 0 ? EX_OSERR : EX_OK;
 }
 
 /* mode_deliver - -bm: queue the message, then deliver as the mode says */
 static int mode_deliver(const struct conf *c, const struct options *o)
 {
-	struct queue q;
+	struct queue *q;
 	struct queue_msg m;
 	char err[512];
 	struct submit_request req = {
@@ -369,10 +369,10 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 	enum conf_queue_mode mode = delivery_mode(c, o);
 	/* a sync send tries first: a message delivered at once costs no fsync */
 	req.commit_later = mode == CONF_MODE_SYNC;
-	enum submit_result sr = submit_message(c, &q, &req, &m, err, sizeof err);
+	enum submit_result sr = submit_message(c, q, &req, &m, err, sizeof err);
 	if (sr != SUBMIT_OK) {
 		log_error("%s", err);
-		queue_close(&q);
+		queue_close(q);
 		return submit_status(sr);
 	}
 	int status = EX_OK;
@@ -380,14 +380,14 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 		log_event("%s: from=<%s>, size=%llu, nrcpt=%zu (queued)", m.id, m.sender, m.size, m.nrcpt);
 		queue_release(&m);
 	} else if (mode == CONF_MODE_BACKGROUND) {
-		(void)runner_hand_off(c, &q, &m);	/* queued either way */
+		(void)runner_hand_off(c, q, &m);	/* queued either way */
 	} else {
-		struct deliver *d = deliver_new(c, &q);
+		struct deliver *d = deliver_new(c, q);
 		struct deliver_report rep;
 		char id[QUEUE_ID_LEN + 1];
 		memcpy(id, m.id, sizeof id);
 		if (d == NULL) {
-			if (queue_keep(&q, &m, err, sizeof err) < 0) {
+			if (queue_keep(q, &m, err, sizeof err) < 0) {
 				log_error("%s", err);
 				status = EX_CANTCREAT;
 			} else {
@@ -397,11 +397,11 @@ static int mode_deliver(const struct conf *c, const struct options *o)
 		} else {
 			deliver_set_last(d);
 			(void)deliver_message(d, &m, DELIVER_BOUNCE_NEVER, &rep);
-			status = report_sync(id, &rep, rep.deferred > 0 && queue_holds(&q, id));
+			status = report_sync(id, &rep, rep.deferred > 0 && queue_holds(q, id));
 		}
 		deliver_free(d);
 	}
-	queue_close(&q);
+	queue_close(q);
 	return status;
 }
 

@@ -67,24 +67,10 @@ static void store(void *ctx, const char *key, const void *der, size_t n)
 		(void)unlinkat(c->dirfd, tmp, 0);
 }
 
-/* tlscache_open - the tls/ directory of the spool */
-void tlscache_open(struct tlscache *c, int spool_dirfd)
+/* tlscache_open - the cache over its directory (queue_private_dir) */
+void tlscache_open(struct tlscache *c, int dirfd)
 {
-	c->dirfd = -1;
-	if (spool_dirfd >= 0) {
-		struct stat st;
-		if (mkdirat(spool_dirfd, "tls", 0700) == 0) {
-			/* shared like the spool (set-group-id installs); entries stay 0600 */
-			if (fstat(spool_dirfd, &st) < 0 ||
-			    fchmodat(spool_dirfd, "tls", (st.st_mode & 0770) | 0700, 0) < 0)
-				spool_dirfd = -1;
-		} else if (errno != EEXIST) {
-			spool_dirfd = -1;
-		}
-		if (spool_dirfd >= 0)
-			c->dirfd = openat(spool_dirfd, "tls",
-					  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	}
+	c->dirfd = dirfd;
 	c->hooks.ctx = c;
 	c->hooks.load = load;
 	c->hooks.store = store;

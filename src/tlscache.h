@@ -20,11 +20,11 @@ struct tlscache {
 };
 
 /*
- * tlscache_open - the cache under the spool directory spool_dirfd
- * (tls/ is created when missing). Never fails: without a usable
- * directory the hooks simply find and keep nothing.
+ * tlscache_open - the cache in the directory dirfd (the spool's tls/, from
+ * queue_private_dir), which it now owns. Never fails: with dirfd -1 the
+ * hooks simply find and keep nothing.
  */
-void tlscache_open(struct tlscache *c, int spool_dirfd);
+void tlscache_open(struct tlscache *c, int dirfd);
 
 /* tlscache_close - close the directory */
 void tlscache_close(struct tlscache *c);

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bs.h"
+#include "bs_parse.h"
 #include "envelope.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

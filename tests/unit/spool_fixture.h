@@ -7,19 +7,32 @@
 #define RELAYMAIL_SPOOL_FIXTURE_H
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "queue.h"
 
-/* spool_make - a fresh spool in a new /tmp/<name>.XXXXXX, opened in q */
-static inline void spool_make(char *dir, size_t dirlen, struct queue *q, const char *name)
+/* spool_make - a fresh spool in a new /tmp/<name>.XXXXXX, opened in *q */
+static inline void spool_make(char *dir, size_t dirlen, struct queue **q, const char *name)
 {
 	char err[256];
 	int n = snprintf(dir, dirlen, "/tmp/%s.XXXXXX", name);
 	assert_true(n > 0 && (size_t)n < dirlen);
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(queue_open(q, dir, true, err, sizeof(err)), 0);
+	*q = queue_open(dir, true, err, sizeof(err));
+	assert_non_null(*q);
+}
+
+/* spool_subdir - an open fd of the spool's directory sub ("." for the spool itself) */
+static inline int spool_subdir(const char *dir, const char *sub)
+{
+	char path[512];
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	assert_true(n > 0 && (size_t)n < sizeof(path));
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
 }
 
 /* spool_remove - close q and remove the spool (two levels deep at most) */

@@ -17,7 +17,7 @@
 
 struct fixture {
 	char dir[64];
-	struct queue q;
+	struct queue *q;
 	struct conf c;
 };
 
@@ -39,7 +39,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	spool_remove(f->dir, &f->q);
+	spool_remove(f->dir, f->q);
 	free(f);
 	return 0;
 }
@@ -64,16 +64,16 @@ static void enqueue(struct fixture *f, const char *sender, const char *ret, stru
 	e.nrcpt = 2;
 	e.ret = (char *)ret;
 	e.envid = "ENV1";
-	assert_int_equal(queue_new_begin(&f->q, &e, 1795748638, &n, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_begin(f->q, &e, 1795748638, &n, err, sizeof(err)), 0);
 	assert_int_equal(queue_new_write(&n, original, sizeof(original) - 1), 0);
-	assert_int_equal(queue_new_commit(&f->q, &n, false, m, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_commit(f->q, &n, false, m, err, sizeof(err)), 0);
 }
 
 /* read_bounce - the queued bounce: its message and its data as a string */
 static char *read_bounce(struct fixture *f, const char *id, struct queue_msg *b)
 {
 	char err[256];
-	assert_int_equal(queue_read(&f->q, id, b, err, sizeof(err)), 0);
+	assert_int_equal(queue_read(f->q, id, b, err, sizeof(err)), 0);
 	char *text = calloc(1, (size_t)b->size + 1);
 	assert_non_null(text);
 	assert_int_equal(pread(b->fd, text, (size_t)b->size, b->data_off), (ssize_t)b->size);
@@ -144,7 +144,7 @@ static void test_bounce_headers(void **state)
 	char new_id[QUEUE_ID_LEN + 1], err[256];
 	enqueue(f, "alice@example.com", NULL, &m);
 	failed_two(d);
-	assert_int_equal(dsn_bounce(&f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
+	assert_int_equal(dsn_bounce(f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
 				    sizeof(err)), 0);
 	assert_true(queue_valid_id(new_id));
 	assert_string_not_equal(new_id, m.id);
@@ -190,7 +190,7 @@ static void test_bounce_parts(void **state)
 	char new_id[QUEUE_ID_LEN + 1], err[256], boundary[64];
 	enqueue(f, "alice@example.com", NULL, &m);
 	failed_two(d);
-	assert_int_equal(dsn_bounce(&f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
+	assert_int_equal(dsn_bounce(f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
 				    sizeof(err)), 0);
 	int n = snprintf(boundary, sizeof(boundary), "%s/bounce.relaymail", new_id);
 	assert_true(n > 0 && (size_t)n < sizeof(boundary));
@@ -241,7 +241,7 @@ static void test_bounce_full(void **state)
 	char new_id[QUEUE_ID_LEN + 1], err[256];
 	enqueue(f, "alice@example.com", "FULL", &m);
 	failed_two(d);
-	assert_int_equal(dsn_bounce(&f->q, &f->c, &m, d, 1, 1795750000, new_id, err,
+	assert_int_equal(dsn_bounce(f->q, &f->c, &m, d, 1, 1795750000, new_id, err,
 				    sizeof(err)), 0);
 	char *text = read_bounce(f, new_id, &b);
 	check_lines(text);
@@ -262,11 +262,11 @@ static void test_no_bounce_for_null_sender(void **state)
 	char new_id[QUEUE_ID_LEN + 1], err[256];
 	enqueue(f, "", NULL, &m);
 	failed_two(d);
-	assert_int_equal(dsn_bounce(&f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
+	assert_int_equal(dsn_bounce(f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
 				    sizeof(err)), 1);
 	queue_release(&m);
 	int msgs = 0;
-	DIR *qd = fdopendir(dup(f->q.qfd));
+	DIR *qd = fdopendir(spool_subdir(f->dir, "q"));
 	assert_non_null(qd);
 	struct dirent *de;
 	while ((de = readdir(qd)) != NULL)
@@ -286,7 +286,7 @@ static void test_refuses_unsafe(void **state)
 	enqueue(f, "alice@example.com", NULL, &m);
 	failed_two(d);
 	assert_true(snprintf(d[0].reply.text, sizeof(d[0].reply.text), "bad\r\nInjected: yes") > 0);
-	assert_int_equal(dsn_bounce(&f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
+	assert_int_equal(dsn_bounce(f->q, &f->c, &m, d, 2, 1795750000, new_id, err,
 				    sizeof(err)), -1);
 	queue_release(&m);
 }

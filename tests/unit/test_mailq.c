@@ -17,7 +17,7 @@
 
 struct fixture {
 	char dir[64];
-	struct queue q;
+	struct queue *q;
 };
 
 /* setup - fresh spool, UTC times */
@@ -36,7 +36,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	spool_remove(f->dir, &f->q);
+	spool_remove(f->dir, f->q);
 	free(f);
 	return 0;
 }
@@ -53,13 +53,13 @@ static void enqueue(struct fixture *f, const char *sender, char **rcpt, size_t n
 	e.rcpt = rcpt;
 	e.nrcpt = nrcpt;
 	memset(chunk, 'x', sizeof(chunk));
-	assert_int_equal(queue_new_begin(&f->q, &e, arrival, &n, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_begin(f->q, &e, arrival, &n, err, sizeof(err)), 0);
 	while (size > 0) {
 		size_t k = size < sizeof(chunk) ? size : sizeof(chunk);
 		assert_int_equal(queue_new_write(&n, chunk, k), 0);
 		size -= k;
 	}
-	assert_int_equal(queue_new_commit(&f->q, &n, false, m, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_commit(f->q, &n, false, m, err, sizeof(err)), 0);
 }
 
 /* listing - mailq_print into a string (caller frees) */
@@ -69,7 +69,7 @@ static char *listing(struct fixture *f, bool json)
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 	assert_non_null(out);
-	assert_int_equal(mailq_print(&f->q, out, json, err, sizeof(err)), 0);
+	assert_int_equal(mailq_print(f->q, out, json, err, sizeof(err)), 0);
 	fclose(out);
 	return text;
 }
@@ -100,7 +100,7 @@ static void test_one_with_error(void **state)
 	char id[QUEUE_ID_LEN + 1];
 	memcpy(id, m.id, sizeof(id));
 	m.rcpt_done[0] = true;
-	assert_int_equal(queue_defer(&f->q, &m,
+	assert_int_equal(queue_defer(f->q, &m,
 				     "connect to smtp.example.com[192.0.2.1]:587: Connection refused",
 				     1795750000), 0);
 	char want[1024];
@@ -157,7 +157,7 @@ static void test_json_line(void **state)
 	char id[QUEUE_ID_LEN + 1], want[2048];
 	enqueue(f, "a\"b\\c@example.com", rcpt, 2, 1700000000, 10, &m);
 	memcpy(id, m.id, sizeof(id));
-	assert_int_equal(queue_defer(&f->q, &m, "451 4.7.1 \"slow\" down", 1700000600), 0);
+	assert_int_equal(queue_defer(f->q, &m, "451 4.7.1 \"slow\" down", 1700000600), 0);
 	int n = snprintf(want, sizeof(want),
 			 "{\"queue_name\": \"deferred\", \"queue_id\": \"%s\", "
 			 "\"arrival_time\": 1700000000, \"message_size\": 10, "

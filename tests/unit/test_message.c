@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "message.h"
+#include "row_label.h"
 
 /* a string literal with its length, NUL bytes included */
 #define S(x) x, sizeof(x) - 1
@@ -196,6 +197,7 @@ static void test_line_endings(void **state)
 	static const size_t chunks[] = { 1, 2, 3, 5, 4096 };
 	for (size_t i = 0; i < sizeof io_cases / sizeof io_cases[0]; i++) {
 		const struct io_case *c = &io_cases[i];
+		row_label("line_endings", i, c->in, c->inlen);
 		for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
 			struct sink s;
 			char err[200], label[64];
@@ -262,6 +264,7 @@ static void test_headers(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof hdr_cases / sizeof hdr_cases[0]; i++) {
 		const struct hdr_case *c = &hdr_cases[i];
+		row_label_str("headers", i, c->in);
 		pid_t pid;
 		int fd = feed(c->in, strlen(c->in), 3, &pid);
 		struct message_reader *r = malloc(sizeof *r);
@@ -311,6 +314,7 @@ static void test_header_errors(void **state)
 	for (size_t i = 0; i < sizeof err_cases / sizeof err_cases[0]; i++) {
 		struct sink s;
 		char err[200] = "";
+		row_label("header_errors", i, err_cases[i].in, err_cases[i].inlen);
 		sink_init(&s);
 		assert_int_equal(run_str(err_cases[i].in, err_cases[i].inlen, true, 2,
 					 &s, err, sizeof err), -1);
@@ -368,6 +372,11 @@ static void test_long_lines(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct long_case *c = &cases[i];
+		char what[96];
+		int w = snprintf(what, sizeof what, "%s + %zu x %c + %s + %zu x %c", c->pre, c->n1,
+				 c->c1, c->mid, c->n2, c->c2);
+		assert_true(w > 0 && (size_t)w < sizeof what);
+		row_label_str("long_lines", i, what);
 		struct buf in, want;
 		buf_init(&in, 1 << 20);
 		buf_init(&want, 1 << 20);
@@ -480,6 +489,7 @@ static void test_eightbit(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		pid_t pid;
+		row_label_str("eightbit", i, cases[i].in);
 		int fd = feed(cases[i].in, strlen(cases[i].in), 4096, &pid);
 		struct sink s;
 		char err[200];
@@ -566,6 +576,7 @@ static void test_remove(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct message_headers h;
 		struct sink s;
+		row_label_str("remove", i, cases[i].in);
 		read_block(cases[i].in, &h);
 		long bcc = message_find(&h, "bcc", 0);
 		message_remove(&h, "Bcc");
@@ -634,6 +645,7 @@ static void test_date_and_id(void **state)
 	char first_id[128] = "";
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct sink s;
+		row_label_str("date_and_id", i, cases[i].tz);
 		assert_int_equal(setenv("TZ", cases[i].tz, 1), 0);
 		tzset();
 		assert_int_equal(complete("Subject: s\n\n", &mc, &s), 0);
@@ -690,6 +702,11 @@ static void test_add_from(void **state)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const struct from_case *c = &cases[i];
+		char what[160];
+		int w = snprintf(what, sizeof what, "-F %s, sender <%s>",
+				 c->full_name != NULL ? c->full_name : "(none)", c->sender);
+		assert_true(w > 0);
+		row_label("add_from", i, what, strnlen(what, sizeof what));
 		struct message_completion mc = { c->sender, c->full_name, "example.com", false, NOW };
 		struct sink s;
 		assert_int_equal(complete("Date: x\nMessage-ID: <y@z>\n\n", &mc, &s), c->rc);
@@ -751,6 +768,7 @@ static void test_rewrite_from(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct message_completion mc = { cases[i].sender, "Ignored", "example.com", true, NOW };
 		char in[256], want[256];
+		row_label_str("rewrite_from", i, cases[i].in);
 		int n = snprintf(in, sizeof in, "Date: d\nMessage-ID: <m@x>\n%s\n", cases[i].in);
 		assert_true(n > 0 && (size_t)n < sizeof in);
 		n = snprintf(want, sizeof want, "Date: d\r\nMessage-ID: <m@x>\r\n%s\r\n", cases[i].want);

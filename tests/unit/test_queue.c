@@ -18,11 +18,12 @@
 #include <unistd.h>
 
 #include "queue.h"
+#include "row_label.h"
 #include "spool_fixture.h"
 
 struct fixture {
 	char dir[64];
-	struct queue q;
+	struct queue *q;
 };
 
 /* setup - a fresh spool in a temp dir */
@@ -39,7 +40,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	spool_remove(f->dir, &f->q);
+	spool_remove(f->dir, f->q);
 	free(f);
 	return 0;
 }
@@ -90,10 +91,10 @@ static void commit_one(struct fixture *f, const struct envelope *e, time_t arriv
 {
 	struct queue_new n;
 	char err[256];
-	assert_int_equal(queue_new_begin(&f->q, e, arrival, &n, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_begin(f->q, e, arrival, &n, err, sizeof(err)), 0);
 	assert_int_equal(queue_new_write(&n, data, 20), 0);
 	assert_int_equal(queue_new_write(&n, data + 20, sizeof(data) - 1 - 20), 0);
-	assert_int_equal(queue_new_commit(&f->q, &n, eightbit, m, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_commit(f->q, &n, eightbit, m, err, sizeof(err)), 0);
 }
 
 /* read_data - the message data of m from its fd */
@@ -137,7 +138,7 @@ static void test_commit_roundtrip(void **state)
 	assert_true(exists(f, "q", m.id));
 
 	/* read back from disk by a second reader: busy while m holds it */
-	assert_int_equal(queue_read(&f->q, m.id, &r, err, sizeof(err)), 0);
+	assert_int_equal(queue_read(f->q, m.id, &r, err, sizeof(err)), 0);
 	assert_true(r.busy);
 	assert_false(r.locked);
 	assert_string_equal(r.envid, "env-42");
@@ -161,7 +162,7 @@ static void test_null_sender_7bit(void **state)
 	char id[QUEUE_ID_LEN + 1];
 	memcpy(id, m.id, sizeof(id));
 	queue_release(&m);
-	assert_int_equal(queue_read(&f->q, id, &m, err, sizeof(err)), 0);
+	assert_int_equal(queue_read(f->q, id, &m, err, sizeof(err)), 0);
 	assert_false(m.busy);
 	assert_string_equal(m.sender, "");
 	assert_false(m.eightbit);
@@ -182,12 +183,12 @@ static void test_refuse_line_breaks(void **state)
 	make_env(&e, "alice@example.com");
 	e.rcpt = bad_rcpt;
 	e.nrcpt = 1;
-	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), -1);
+	assert_int_equal(queue_new_begin(f->q, &e, 1000, &n, err, sizeof(err)), -1);
 	make_env(&e, "alice@example.com\nrcpt evil@x");
-	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), -1);
+	assert_int_equal(queue_new_begin(f->q, &e, 1000, &n, err, sizeof(err)), -1);
 	make_env(&e, "a@b");
 	e.nrcpt = 0;
-	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), -1);
+	assert_int_equal(queue_new_begin(f->q, &e, 1000, &n, err, sizeof(err)), -1);
 	assert_int_equal(count_entries(f, "tmp"), 0);
 	assert_int_equal(count_entries(f, "q"), 0);
 }
@@ -213,13 +214,13 @@ static void test_tmp_invisible_and_abort(void **state)
 	char err[256];
 	char ids[8][QUEUE_ID_LEN + 1];
 	make_env(&e, "alice@example.com");
-	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_begin(f->q, &e, 1000, &n, err, sizeof(err)), 0);
 	assert_int_equal(queue_new_write(&n, data, sizeof(data) - 1), 0);
 	memset(ids, 0, sizeof(ids));
-	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
+	assert_int_equal(queue_walk(f->q, collect, ids), 0);
 	assert_int_equal(ids[0][0], '\0');
 	assert_int_equal(count_entries(f, "tmp"), 1);
-	queue_new_abort(&f->q, &n);
+	queue_new_abort(f->q, &n);
 	assert_int_equal(count_entries(f, "tmp"), 0);
 	assert_int_equal(count_entries(f, "q"), 0);
 }
@@ -238,14 +239,16 @@ static void test_walk_order(void **state)
 		memcpy(byage[arrivals[i] / 1000 - 1], m.id, QUEUE_ID_LEN + 1);
 		queue_release(&m);
 	}
-	int fd = openat(f->q.qfd, "junk.tmp", O_CREAT | O_WRONLY, 0600);
+	int qd = spool_subdir(f->dir, "q");
+	int fd = openat(qd, "junk.tmp", O_CREAT | O_WRONLY, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	fd = openat(f->q.qfd, "0000000000000abc", O_CREAT | O_WRONLY, 0600);	/* lower case */
+	fd = openat(qd, "0000000000000abc", O_CREAT | O_WRONLY, 0600);	/* lower case */
 	assert_true(fd >= 0);
 	close(fd);
+	close(qd);
 	memset(ids, 0, sizeof(ids));
-	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
+	assert_int_equal(queue_walk(f->q, collect, ids), 0);
 	for (size_t i = 0; i < 5; i++)
 		assert_string_equal(ids[i], byage[i]);
 	assert_int_equal(ids[5][0], '\0');
@@ -262,15 +265,15 @@ static void test_lock_busy_gone(void **state)
 	commit_one(f, &e, 1000, false, &m);
 	memcpy(id, m.id, sizeof(id));
 	/* a second open file description conflicts, even in this process */
-	assert_int_equal(queue_lock(&f->q, id, &m2, err, sizeof(err)), QUEUE_BUSY);
+	assert_int_equal(queue_lock(f->q, id, &m2, err, sizeof(err)), QUEUE_BUSY);
 	queue_release(&m);
-	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
+	assert_int_equal(queue_lock(f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
 	assert_true(m.locked);
-	assert_int_equal(queue_lock(&f->q, id, &m2, err, sizeof(err)), QUEUE_BUSY);
-	assert_int_equal(queue_done(&f->q, &m), 0);
+	assert_int_equal(queue_lock(f->q, id, &m2, err, sizeof(err)), QUEUE_BUSY);
+	assert_int_equal(queue_done(f->q, &m), 0);
 	assert_false(exists(f, "q", id));
-	assert_int_equal(queue_lock(&f->q, id, &m2, err, sizeof(err)), QUEUE_GONE);
-	assert_int_equal(queue_read(&f->q, id, &m2, err, sizeof(err)), -1);
+	assert_int_equal(queue_lock(f->q, id, &m2, err, sizeof(err)), QUEUE_GONE);
+	assert_int_equal(queue_read(f->q, id, &m2, err, sizeof(err)), -1);
 }
 
 /* in_child - run fn(f, id) in a child process; its result (the child's exit status) */
@@ -291,7 +294,7 @@ static int try_lock_id(struct fixture *f, const char *id)
 {
 	struct queue_msg m;
 	char err[256];
-	enum queue_lock_result r = queue_lock(&f->q, id, &m, err, sizeof(err));
+	enum queue_lock_result r = queue_lock(f->q, id, &m, err, sizeof(err));
 	if (r == QUEUE_LOCKED)
 		queue_release(&m);
 	return (int)r;
@@ -331,9 +334,9 @@ static int foreign_view(struct fixture *f, const char *id)
 	struct queue_msg c;
 	char err[256];
 	as_nobody();
-	if (queue_lock(&f->q, id, &c, err, sizeof(err)) != QUEUE_FOREIGN)
+	if (queue_lock(f->q, id, &c, err, sizeof(err)) != QUEUE_FOREIGN)
 		return 1;
-	if (queue_read(&f->q, id, &c, err, sizeof(err)) != 0)
+	if (queue_read(f->q, id, &c, err, sizeof(err)) != 0)
 		return 2;
 	int r = c.busy || strcmp(c.sender, "alice@example.com") != 0 ? 3 : 0;
 	queue_release(&c);
@@ -362,7 +365,7 @@ static void test_foreign_message(void **state)
 	/* our own (root: any) message is probed: busy while we hold it */
 	struct queue_msg r;
 	char err[256];
-	assert_int_equal(queue_read(&f->q, id, &r, err, sizeof(err)), 0);
+	assert_int_equal(queue_read(f->q, id, &r, err, sizeof(err)), 0);
 	assert_true(r.busy);
 	queue_release(&r);
 	queue_release(&m);
@@ -374,7 +377,7 @@ static int try_take(struct fixture *f, const char *unused)
 	struct queue_runner r;
 	char err[256];
 	(void)unused;
-	enum queue_lock_result res = queue_runner_take(&f->q, &r, err, sizeof(err));
+	enum queue_lock_result res = queue_runner_take(f->q, &r, err, sizeof(err));
 	queue_runner_close(&r);
 	return (int)res;
 }
@@ -391,11 +394,11 @@ static void test_runner_lock(void **state)
 	struct fixture *f = *state;
 	struct queue_runner r;
 	char err[256], path[600];
-	assert_int_equal(queue_runner_take(&f->q, &r, err, sizeof(err)), QUEUE_LOCKED);
+	assert_int_equal(queue_runner_take(f->q, &r, err, sizeof(err)), QUEUE_LOCKED);
 	assert_int_equal(child_take(f), QUEUE_BUSY);
 	unsigned long long w = queue_runner_wakes(&r);
-	assert_int_equal(queue_wake(&f->q, err, sizeof(err)), 0);
-	assert_int_equal(queue_wake(&f->q, err, sizeof(err)), 0);
+	assert_int_equal(queue_wake(f->q, err, sizeof(err)), 0);
+	assert_int_equal(queue_wake(f->q, err, sizeof(err)), 0);
 	assert_int_equal(queue_runner_wakes(&r), w + 2);
 	queue_runner_unlock(&r);
 	assert_int_equal(queue_runner_wakes(&r), w + 2);	/* still readable */
@@ -403,19 +406,19 @@ static void test_runner_lock(void **state)
 	assert_true(queue_runner_relock(&r));
 	assert_int_equal(child_take(f), QUEUE_BUSY);
 	/* a long count is emptied; a short one is kept */
-	assert_int_equal(queue_runner_trim(&f->q, &r), 0);
+	assert_int_equal(queue_runner_trim(f->q, &r), 0);
 	assert_int_equal(queue_runner_wakes(&r), w + 2);
 	snprintf(path, sizeof(path), "%s/run/0", f->dir);
 	assert_int_equal(truncate(path, 70000), 0);
-	assert_int_equal(queue_runner_trim(&f->q, &r), 0);
+	assert_int_equal(queue_runner_trim(f->q, &r), 0);
 	assert_int_equal(queue_runner_wakes(&r), 0);
 	queue_runner_close(&r);
 	assert_int_equal(child_take(f), QUEUE_LOCKED);
 	/* run/UID must be a plain file of ours: a symlink is refused */
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(symlink("/etc/passwd", path), 0);
-	assert_int_equal(queue_runner_take(&f->q, &r, err, sizeof(err)), QUEUE_ERROR);
-	assert_int_equal(queue_wake(&f->q, err, sizeof(err)), -1);
+	assert_int_equal(queue_runner_take(f->q, &r, err, sizeof(err)), QUEUE_ERROR);
+	assert_int_equal(queue_wake(f->q, err, sizeof(err)), -1);
 	assert_int_equal(unlink(path), 0);
 }
 
@@ -429,14 +432,14 @@ static void test_large_message(void **state)
 	char err[256], chunk[7001];
 	size_t total = 0;
 	make_env(&e, "alice@example.com");
-	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_begin(f->q, &e, 1000, &n, err, sizeof(err)), 0);
 	for (int i = 0; i < 40; i++) {
 		for (size_t k = 0; k < sizeof(chunk); k++)
 			chunk[k] = (char)('a' + (total + k) % 26);
 		assert_int_equal(queue_new_write(&n, chunk, sizeof(chunk)), 0);
 		total += sizeof(chunk);
 	}
-	assert_int_equal(queue_new_commit(&f->q, &n, true, &m, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_commit(f->q, &n, true, &m, err, sizeof(err)), 0);
 	assert_int_equal(m.size, total);
 	assert_true(m.eightbit);
 	char *got = malloc(total);
@@ -460,14 +463,17 @@ static void test_lock_checks_file(void **state)
 	commit_one(f, &e, 1000, false, &m);
 	memcpy(id, m.id, sizeof(id));
 	queue_release(&m);
-	assert_int_equal(linkat(f->q.qfd, id, f->q.dirfd, "extra", 0), 0);
-	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_ERROR);
-	assert_int_equal(unlinkat(f->q.dirfd, "extra", 0), 0);
-	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
+	int qd = spool_subdir(f->dir, "q"), top = spool_subdir(f->dir, ".");
+	assert_int_equal(linkat(qd, id, top, "extra", 0), 0);
+	assert_int_equal(queue_lock(f->q, id, &m, err, sizeof(err)), QUEUE_ERROR);
+	assert_int_equal(unlinkat(top, "extra", 0), 0);
+	close(qd);
+	close(top);
+	assert_int_equal(queue_lock(f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
 	queue_release(&m);
-	assert_int_equal(queue_lock(&f->q, "../q/0123456789A", &m, err, sizeof(err)),
+	assert_int_equal(queue_lock(f->q, "../q/0123456789A", &m, err, sizeof(err)),
 			 QUEUE_ERROR);
-	assert_int_equal(queue_lock(&f->q, "0123456789ABCDEF", &m, err, sizeof(err)),
+	assert_int_equal(queue_lock(f->q, "0123456789ABCDEF", &m, err, sizeof(err)),
 			 QUEUE_GONE);
 }
 
@@ -482,7 +488,7 @@ static void test_defer_state(void **state)
 	commit_one(f, &e, 1000, false, &m);
 	memcpy(id, m.id, sizeof(id));
 	m.rcpt_done[1] = true;
-	assert_int_equal(queue_defer(&f->q, &m, "451 4.3.0 try\tlater\x01", 5000), 0);
+	assert_int_equal(queue_defer(f->q, &m, "451 4.3.0 try\tlater\x01", 5000), 0);
 	assert_int_equal(m.fd, -1);
 	int n = snprintf(path, sizeof(path), "%s/s/%s", f->dir, id);
 	assert_true(n > 0 && (size_t)n < sizeof(path));
@@ -493,18 +499,18 @@ static void test_defer_state(void **state)
 	text[len] = '\0';
 	assert_string_equal(text, "relaymail-state 1\nattempts 1\nnext 5000\n"
 				  "error 451 4.3.0 try?later?\ndone 1\n");
-	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
+	assert_int_equal(queue_lock(f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
 	assert_int_equal(m.attempts, 1);
 	assert_int_equal(m.next_try, 5000);
 	assert_string_equal(m.last_error, "451 4.3.0 try?later?");
 	assert_false(m.rcpt_done[0]);
 	assert_true(m.rcpt_done[1]);
-	assert_int_equal(queue_defer(&f->q, &m, "421 gone", 9000), 0);
-	assert_int_equal(queue_read(&f->q, id, &m, err, sizeof(err)), 0);
+	assert_int_equal(queue_defer(f->q, &m, "421 gone", 9000), 0);
+	assert_int_equal(queue_read(f->q, id, &m, err, sizeof(err)), 0);
 	assert_int_equal(m.attempts, 2);
 	assert_string_equal(m.last_error, "421 gone");
 	assert_int_equal(count_entries(f, "s"), 1);	/* no temp state left over */
-	assert_int_equal(queue_done(&f->q, &m), 0);
+	assert_int_equal(queue_done(f->q, &m), 0);
 	assert_int_equal(count_entries(f, "s"), 0);
 	assert_int_equal(count_entries(f, "q"), 0);
 }
@@ -519,7 +525,7 @@ static void test_fail_moves(void **state)
 	make_env(&e, "alice@example.com");
 	commit_one(f, &e, 1000, false, &m);
 	memcpy(id, m.id, sizeof(id));
-	assert_int_equal(queue_fail(&f->q, &m, "550 5.1.1 no such user"), 0);
+	assert_int_equal(queue_fail(f->q, &m, "550 5.1.1 no such user"), 0);
 	int n = snprintf(statename, sizeof(statename), "%s.state", id);
 	assert_true(n > 0 && (size_t)n < sizeof(statename));
 	assert_true(exists(f, "failed", id));
@@ -536,9 +542,9 @@ static void finish_one(struct fixture *f, struct queue_msg *m)
 	struct queue_new n;
 	char err[256];
 	make_env(&e, "alice@example.com");
-	assert_int_equal(queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_begin(f->q, &e, 1000, &n, err, sizeof(err)), 0);
 	assert_int_equal(queue_new_write(&n, data, sizeof(data) - 1), 0);
-	assert_int_equal(queue_new_finish(&f->q, &n, true, m, err, sizeof(err)), 0);
+	assert_int_equal(queue_new_finish(f->q, &n, true, m, err, sizeof(err)), 0);
 	assert_true(m->pending);
 	assert_true(m->locked);
 	assert_true(m->eightbit);
@@ -557,18 +563,18 @@ static void test_pending_invisible_then_done(void **state)
 	assert_string_equal(body, data);
 	assert_true(exists(f, "tmp", id));
 	assert_int_equal(count_entries(f, "q"), 0);
-	assert_false(queue_holds(&f->q, id));
+	assert_false(queue_holds(f->q, id));
 	memset(ids, 0, sizeof(ids));
-	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
+	assert_int_equal(queue_walk(f->q, collect, ids), 0);
 	assert_int_equal(ids[0][0], '\0');	/* no runner can see it */
 	/* its writer is alive and holds the lock: the sweep leaves it */
-	queue_sweep(&f->q, 0);
+	queue_sweep(f->q, 0);
 	assert_true(exists(f, "tmp", id));
-	assert_int_equal(queue_done(&f->q, &m), 0);
+	assert_int_equal(queue_done(f->q, &m), 0);
 	assert_int_equal(m.fd, -1);
 	assert_int_equal(count_entries(f, "tmp"), 0);
 	assert_int_equal(count_entries(f, "q"), 0);
-	assert_false(queue_holds(&f->q, id));
+	assert_false(queue_holds(f->q, id));
 }
 
 /* test_pending_defer_commits - a deferred pending message becomes an ordinary queued one */
@@ -579,17 +585,17 @@ static void test_pending_defer_commits(void **state)
 	char err[256], id[QUEUE_ID_LEN + 1];
 	finish_one(f, &m);
 	memcpy(id, m.id, sizeof(id));
-	assert_int_equal(queue_defer(&f->q, &m, "421 4.3.2 busy", 5000), 0);
+	assert_int_equal(queue_defer(f->q, &m, "421 4.3.2 busy", 5000), 0);
 	assert_int_equal(count_entries(f, "tmp"), 0);
 	assert_true(exists(f, "q", id));
 	assert_true(exists(f, "s", id));
-	assert_true(queue_holds(&f->q, id));
-	assert_int_equal(queue_lock(&f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
+	assert_true(queue_holds(f->q, id));
+	assert_int_equal(queue_lock(f->q, id, &m, err, sizeof(err)), QUEUE_LOCKED);
 	assert_false(m.pending);
 	assert_true(m.eightbit);
 	assert_int_equal(m.attempts, 1);
 	assert_string_equal(m.last_error, "421 4.3.2 busy");
-	assert_int_equal(queue_done(&f->q, &m), 0);
+	assert_int_equal(queue_done(f->q, &m), 0);
 	assert_int_equal(count_entries(f, "q"), 0);
 	assert_int_equal(count_entries(f, "s"), 0);
 }
@@ -602,11 +608,11 @@ static void test_pending_fail_commits(void **state)
 	char id[QUEUE_ID_LEN + 1];
 	finish_one(f, &m);
 	memcpy(id, m.id, sizeof(id));
-	assert_int_equal(queue_fail(&f->q, &m, "554 5.7.1 no"), 0);
+	assert_int_equal(queue_fail(f->q, &m, "554 5.7.1 no"), 0);
 	assert_int_equal(count_entries(f, "tmp"), 0);
 	assert_int_equal(count_entries(f, "q"), 0);
 	assert_true(exists(f, "failed", id));
-	assert_true(queue_holds(&f->q, id));
+	assert_true(queue_holds(f->q, id));
 }
 
 /* test_pending_keep_failure - a commit that fails removes the temp file and says which step */
@@ -624,7 +630,7 @@ static void test_pending_keep_failure(void **state)
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
 	fclose(fp);
-	assert_int_equal(queue_keep(&f->q, &m, err, sizeof(err)), -1);
+	assert_int_equal(queue_keep(f->q, &m, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "cannot queue the message (rename into q/)"));
 	assert_int_equal(m.fd, -1);
 	assert_false(m.pending);
@@ -634,7 +640,7 @@ static void test_pending_keep_failure(void **state)
 	make_env(&e, "alice@example.com");
 	commit_one(f, &e, 1000, false, &m);
 	assert_false(m.pending);
-	assert_int_equal(queue_keep(&f->q, &m, err, sizeof(err)), 0);
+	assert_int_equal(queue_keep(f->q, &m, err, sizeof(err)), 0);
 	assert_int_equal(m.fd >= 0, 1);
 	queue_release(&m);
 }
@@ -645,16 +651,16 @@ static void test_open_fresh_spool(void **state)
 	(void)state;
 	char dir[] = "/tmp/test_queue_fresh.XXXXXX", err[256];
 	char ids[8][QUEUE_ID_LEN + 1];
-	struct queue q;
 	assert_non_null(mkdtemp(dir));
-	assert_int_equal(queue_open(&q, dir, false, err, sizeof(err)), 0);
+	struct queue *q = queue_open(dir, false, err, sizeof(err));
+	assert_non_null(q);
 	memset(ids, 0, sizeof(ids));
-	assert_int_equal(queue_walk(&q, collect, ids), 0);
+	assert_int_equal(queue_walk(q, collect, ids), 0);
 	assert_int_equal(ids[0][0], '\0');
-	queue_sweep(&q, 30 * 86400);
-	queue_close(&q);
+	queue_sweep(q, 30 * 86400);
+	queue_close(q);
 	assert_int_equal(rmdir(dir), 0);	/* nothing was created */
-	assert_int_equal(queue_open(&q, dir, false, err, sizeof(err)), -1);
+	assert_null(queue_open(dir, false, err, sizeof(err)));
 }
 
 /* test_valid_id - table of ids */
@@ -676,8 +682,10 @@ static void test_valid_id(void **state)
 		{ "", false },
 		{ "0123456789ABCDE ", false },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		row_label_str("valid_id", i, cases[i].id);
 		assert_int_equal(queue_valid_id(cases[i].id), cases[i].ok);
+	}
 	assert_false(queue_valid_id(NULL));
 }
 
@@ -695,9 +703,15 @@ static void test_retry_delay(void **state)
 		{ 40, 1, 4000000000u, 4000000000u }, { 33, 3000000000u, 4000000000u, 4000000000u },
 		{ 3, 600, 300, 300 },	{ 1, 0, 60, 0 },
 	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char label[64];
+		int n = snprintf(label, sizeof label, "attempts %u, min %u, max %u", cases[i].attempts,
+				 cases[i].min, cases[i].max);
+		assert_true(n > 0 && (size_t)n < sizeof label);
+		row_label_str("retry_delay", i, label);
 		assert_int_equal(queue_retry_delay(cases[i].attempts, cases[i].min, cases[i].max),
 				 cases[i].want);
+	}
 }
 
 /* test_killed_writer - a writer killed mid-message leaves nothing visible */
@@ -713,7 +727,7 @@ static void test_killed_writer(void **state)
 		struct queue_new n;
 		char err[256];
 		make_env(&e, "alice@example.com");
-		if (queue_new_begin(&f->q, &e, 1000, &n, err, sizeof(err)) < 0)
+		if (queue_new_begin(f->q, &e, 1000, &n, err, sizeof(err)) < 0)
 			_exit(1);
 		for (int i = 0; i < 100; i++)
 			if (queue_new_write(&n, data, sizeof(data) - 1) < 0)
@@ -726,7 +740,7 @@ static void test_killed_writer(void **state)
 	char c;
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	assert_int_equal(count_entries(f, "tmp"), 1);
-	queue_sweep(&f->q, 0);	/* still alive: its lock keeps the file */
+	queue_sweep(f->q, 0);	/* still alive: its lock keeps the file */
 	assert_int_equal(count_entries(f, "tmp"), 1);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
@@ -734,9 +748,9 @@ static void test_killed_writer(void **state)
 	close(ready[1]);
 	char ids[8][QUEUE_ID_LEN + 1];
 	memset(ids, 0, sizeof(ids));
-	assert_int_equal(queue_walk(&f->q, collect, ids), 0);
+	assert_int_equal(queue_walk(f->q, collect, ids), 0);
 	assert_int_equal(ids[0][0], '\0');
-	queue_sweep(&f->q, 0);	/* the lock died with the writer */
+	queue_sweep(f->q, 0);	/* the lock died with the writer */
 	assert_int_equal(count_entries(f, "tmp"), 0);
 	assert_int_equal(count_entries(f, "q"), 0);
 }
@@ -745,19 +759,21 @@ static void test_killed_writer(void **state)
 static void test_sweep_tmp(void **state)
 {
 	struct fixture *f = *state;
-	int dead = openat(f->q.tmpfd, "DEAD", O_CREAT | O_RDWR, 0600);
+	int tmp = spool_subdir(f->dir, "tmp");
+	int dead = openat(tmp, "DEAD", O_CREAT | O_RDWR, 0600);
 	assert_true(dead >= 0);
 	close(dead);
-	int live = openat(f->q.tmpfd, "LIVE", O_CREAT | O_RDWR, 0600);
+	int live = openat(tmp, "LIVE", O_CREAT | O_RDWR, 0600);
 	assert_true(live >= 0);
 	assert_int_equal(flock(live, LOCK_EX), 0);
-	assert_int_equal(symlinkat("/etc/passwd", f->q.tmpfd, "PLANT"), 0);
-	queue_sweep(&f->q, 0);
+	assert_int_equal(symlinkat("/etc/passwd", tmp, "PLANT"), 0);
+	close(tmp);
+	queue_sweep(f->q, 0);
 	assert_false(exists(f, "tmp", "DEAD"));
 	assert_false(exists(f, "tmp", "PLANT"));
 	assert_true(exists(f, "tmp", "LIVE"));
 	close(live);
-	queue_sweep(&f->q, 0);
+	queue_sweep(f->q, 0);
 	assert_false(exists(f, "tmp", "LIVE"));
 }
 
@@ -766,12 +782,14 @@ static void test_sweep_failed_young(void **state)
 {
 	struct fixture *f = *state;
 	const char *id = "0123456789ABCDEF";
-	int fd = openat(f->q.failfd, id, O_CREAT | O_RDWR, 0600);
+	int failed = spool_subdir(f->dir, "failed");
+	int fd = openat(failed, id, O_CREAT | O_RDWR, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	queue_sweep(&f->q, 3600);
+	close(failed);
+	queue_sweep(f->q, 3600);
 	assert_true(exists(f, "failed", id));
-	queue_sweep(&f->q, 0);
+	queue_sweep(f->q, 0);
 	assert_true(exists(f, "failed", id));
 }
 
@@ -782,42 +800,43 @@ static void test_parse_table(void **state)
 {
 	(void)state;
 	static const struct {
-		const char *env, *st;
+		const char *label, *env, *st;
 		int want;
 	} cases[] = {
-		{ ENV_OK, NULL, 0 },
-		{ ENV_OK, "relaymail-state 1\nattempts 3\nnext 7\nerror x y\ndone 0\n", 0 },
-		{ ENV_OK, "relaymail-state 1\n", 0 },
-		{ ENV_OK, "", -1 },
-		{ ENV_OK, "relaymail-state 2\n", -1 },
-		{ ENV_OK, "relaymail-state 1\ndone 1\n", -1 },		/* only one rcpt */
-		{ ENV_OK, "relaymail-state 1\nattempts 4294967296\n", -1 },
-		{ ENV_OK, "relaymail-state 1\nattempts -1\n", -1 },
-		{ ENV_OK, "relaymail-state 1\nnext 1", -1 },		/* no final LF */
-		{ ENV_OK, "relaymail-state 1\n\n", -1 },
-		{ ENV_OK, "relaymail-state 1\nbogus 1\n", -1 },
-		{ "relaymail-queue 2\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789abcdef\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival x\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nsender e@f\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a\rb\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 9BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt \nbody 7BIT\n\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n", NULL, -1 },
-		{ "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender \nrcpt c@d\nrcpt e@f\nbody 8BIT\nenvid q\n\n", NULL, 0 },
-		{ "", NULL, -1 },
+		{ "good, no state", ENV_OK, NULL, 0 },
+		{ "good state", ENV_OK, "relaymail-state 1\nattempts 3\nnext 7\nerror x y\ndone 0\n", 0 },
+		{ "state: header only", ENV_OK, "relaymail-state 1\n", 0 },
+		{ "state: empty", ENV_OK, "", -1 },
+		{ "state: version 2", ENV_OK, "relaymail-state 2\n", -1 },
+		{ "state: done beyond the rcpts", ENV_OK, "relaymail-state 1\ndone 1\n", -1 },		/* only one rcpt */
+		{ "state: attempts overflow", ENV_OK, "relaymail-state 1\nattempts 4294967296\n", -1 },
+		{ "state: attempts negative", ENV_OK, "relaymail-state 1\nattempts -1\n", -1 },
+		{ "state: no final LF", ENV_OK, "relaymail-state 1\nnext 1", -1 },
+		{ "state: empty line", ENV_OK, "relaymail-state 1\n\n", -1 },
+		{ "state: unknown key", ENV_OK, "relaymail-state 1\nbogus 1\n", -1 },
+		{ "env: version 2", "relaymail-queue 2\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: no rcpt", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: no sender", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: no body", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\n\n", NULL, -1 },
+		{ "env: lower-case id", "relaymail-queue 1\nid 0123456789abcdef\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: bad arrival", "relaymail-queue 1\nid 0123456789ABCDEF\narrival x\nsender a@b\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: two senders", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nsender e@f\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: CR in sender", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a\rb\nrcpt c@d\nbody 7BIT\n\n", NULL, -1 },
+		{ "env: body 9BIT", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 9BIT\n\n", NULL, -1 },
+		{ "env: empty rcpt", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt \nbody 7BIT\n\n", NULL, -1 },
+		{ "env: no empty line", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender a@b\nrcpt c@d\nbody 7BIT\n", NULL, -1 },
+		{ "env: null sender, two rcpts, envid", "relaymail-queue 1\nid 0123456789ABCDEF\narrival 5\nsender \nrcpt c@d\nrcpt e@f\nbody 8BIT\nenvid q\n\n", NULL, 0 },
+		{ "env: empty", "", NULL, -1 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct queue_msg m;
 		char err[128];
 		const char *st = cases[i].st;
+		row_label_str("parse", i, cases[i].label);
 		int r = queue_parse(cases[i].env, strlen(cases[i].env), st, st ? strlen(st) : 0,
 				    &m, err, sizeof(err));
 		if (r != cases[i].want)
-			fail_msg("case %zu: got %d", i, r);
+			fail_msg("case %zu (%s): got %d", i, cases[i].label, r);
 		if (r == 0)
 			assert_int_equal(m.data_off, (off_t)strlen(cases[i].env));
 		queue_release(&m);

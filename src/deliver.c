@@ -90,21 +90,39 @@ static int fetch_secret(struct deliver *d, bool refresh, struct smtp_reply *why)
 	return 0;
 }
 
+/* deliver_smtp_params - the SMTP session's parameters from the configuration; see deliver.h */
+void deliver_smtp_params(const struct conf *c, struct smtp_params *p)
+{
+	bool auth = c->auth.user != NULL && c->auth.mechanism != CONF_MECH_NONE;
+	*p = (struct smtp_params){
+		.host = c->smarthost.host,
+		.port = c->smarthost.port,
+		.helo = c->smarthost.helo,
+		.timeout = c->smarthost.timeout,
+		.tls = c->smarthost.tls,
+		.tls_settings = {
+			.verify = c->smarthost.tls_verify,
+			.ca_file = c->smarthost.tls_ca_file,
+			.fingerprint = c->smarthost.tls_fingerprint,
+			.cert_file = c->smarthost.tls_cert_file,
+			.key_file = c->smarthost.tls_key_file,
+			.min_version = c->smarthost.tls_min_version,
+			.ciphers = c->smarthost.tls_ciphers,
+			.ciphersuites = c->smarthost.tls_ciphersuites,
+		},
+		.mechanism = auth ? c->auth.mechanism : CONF_MECH_NONE,
+		.user = auth ? c->auth.user : NULL,
+		.trace = { log_trace_wire, NULL },
+	};
+}
+
 /* open_session - connect, greet and authenticate with the secret at hand */
 static void open_session(struct deliver *d, struct smtp_reply *why)
 {
-	const struct conf *c = d->conf;
-	bool auth = c->auth.user != NULL && c->auth.mechanism != CONF_MECH_NONE;
-	struct smtp_config cfg = {
-		.host = c->smarthost.host,
-		.port = c->smarthost.port,
-		.tls = c->smarthost.tls,
-		.conf = c,
-		.mechanism = auth ? c->auth.mechanism : CONF_MECH_NONE,
-		.user = auth ? c->auth.user : NULL,
-		.secret = auth ? buf_cstr(&d->secret) : NULL,
-		.tls_cache = &d->tls.hooks,
-	};
+	struct smtp_params cfg;
+	deliver_smtp_params(d->conf, &cfg);
+	cfg.secret = cfg.user != NULL ? buf_cstr(&d->secret) : NULL;
+	cfg.tls_settings.cache = &d->tls.hooks;
 	d->relay[0] = '\0';
 	d->session = smtp_open(&cfg, why);
 	if (d->session != NULL &&

@@ -47,6 +47,15 @@ enum deliver_bounce {
 };
 
 /*
+ * deliver_smtp_params - the SMTP session's parameters from the
+ * configuration, the one place they are built (deliveries and --check):
+ * smarthost, EHLO name, timeout, TLS mode and settings, AUTH mechanism and
+ * user, the -v transcript as trace. The caller adds the secret and the TLS
+ * session cache.
+ */
+void deliver_smtp_params(const struct conf *c, struct smtp_params *p);
+
+/*
  * deliver_message - one attempt at the locked message m, then m's fate is
  * recorded in the queue: removed (all done), deferred (state saved with
  * the next retry), or moved to failed/ (every recipient handled, some

@@ -25,8 +25,9 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "log.h"
+#include "tls.h"
 
-struct tls_cache;	/* tls.h */
 struct buf;		/* buf.h */
 
 #define SMTP_TEXT_MAX 512	/* reply text kept (printable, lines joined by "; ") */
@@ -108,16 +109,22 @@ int smtp_xtext(struct buf *out, const char *p);
 /* smtp_is_8bit - p holds a byte >= 0x80 (the address needs SMTPUTF8). Pure. */
 bool smtp_is_8bit(const char *p);
 
-struct smtp_config {
+/*
+ * smtp_params - everything a session needs, prepared from the
+ * configuration in one place (deliver_smtp_params): the session reads no
+ * configuration of its own
+ */
+struct smtp_params {
 	const char *host;
 	unsigned port;
+	const char *helo;		/* the EHLO name; NULL: "localhost" */
+	unsigned timeout;		/* seconds per step; 0: RFC 5321's wait for each */
 	enum conf_tls tls;
-	const struct conf *conf;	/* tls_* keys, helo, timeout */
+	struct tls_settings tls_settings;	/* servername (NULL: host) and the trust settings */
 	enum conf_mech mechanism;	/* CONF_MECH_NONE: no AUTH */
 	const char *user;
 	const char *secret;		/* password or OAuth2 token; owned and wiped by the caller */
-	const struct tls_cache *tls_cache;	/* saved TLS sessions, or NULL */
-	struct buf *report;	/* non-NULL (sendmail --check): greeting, EHLO and TLS lines added */
+	struct log_trace trace;	/* the -v transcript and the --check report (greeting, EHLO, TLS) */
 };
 
 struct smtp_session;
@@ -142,7 +149,7 @@ void smtp_ehlo_keyword(struct smtp_ext *e, const char *t, size_t n);
  * decided it (e.g. 535, 554 greeting), 0 for connection, TLS or protocol
  * trouble, with why->text saying what happened.
  */
-struct smtp_session *smtp_open(const struct smtp_config *cfg, struct smtp_reply *why);
+struct smtp_session *smtp_open(const struct smtp_params *cfg, struct smtp_reply *why);
 
 /* smtp_extensions - what the (last) EHLO announced */
 const struct smtp_ext *smtp_extensions(const struct smtp_session *s);

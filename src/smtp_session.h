@@ -49,7 +49,7 @@ struct smtp_hold {
 
 struct smtp_session {
 	struct io *io;
-	struct smtp_config cfg;	/* secret set to NULL once AUTH is over */
+	struct smtp_params cfg;	/* secret set to NULL once AUTH is over */
 	struct smtp_ext ext;
 	enum smtp_state state;
 	bool lost;		/* connection broken, 421 seen, or data cut short */

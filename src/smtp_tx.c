@@ -188,7 +188,7 @@ static int stream_data(struct smtp_session *s, const struct smtp_message *m, boo
 	}
 	int w = snprintf(note, sizeof note, "<%llu bytes of message data>", *total);
 	if (w > 0 && (size_t)w < sizeof note)
-		log_transcript('>', note, (size_t)w);
+		log_trace_call(&s->cfg.trace, LOG_TRACE_SENT, note, (size_t)w);
 	return 0;
 }
 

@@ -256,7 +256,7 @@ static void test_pending(void **state)
 	assert_int_equal(io_read_line(io, &line), 1);
 	assert_string_equal(buf_cstr(&line), "220 go ahead");
 	assert_int_equal(io_pending(io), 14);
-	struct io_tls t = {.servername = "localhost", .verify = true};
+	struct tls_settings t = {.servername = "localhost", .verify = true};
 	assert_int_equal(io_start_tls(io, &t), -1);
 	assert_non_null(strstr(io_error(io), "ahead of the handshake"));
 	assert_false(io_is_tls(io));
@@ -426,7 +426,7 @@ static void test_tls_config_errors(void **state)
 {
 	(void)state;
 	static const struct {
-		struct io_tls t;
+		struct tls_settings t;
 		const char *error;
 	} cases[] = {
 		{{.servername = "localhost", .fingerprint = "abcd"},
@@ -464,7 +464,7 @@ static void test_tls_handshake_eof(void **state)
 		ssize_t k = read(peer, b, sizeof b);	/* the ClientHello */
 		_exit(k > 0 ? 0 : 1);
 	}
-	struct io_tls t = {.servername = "localhost", .verify = false};
+	struct tls_settings t = {.servername = "localhost", .verify = false};
 	assert_int_equal(io_start_tls(io, &t), -1);
 	assert_non_null(strstr(io_error(io), "TLS handshake failed"));
 	io_close(io);
@@ -477,7 +477,7 @@ static void test_tls_handshake_timeout(void **state)
 	(void)state;
 	int peer;
 	struct io *io = pair(&peer, 1);
-	struct io_tls t = {.servername = "localhost"};
+	struct tls_settings t = {.servername = "localhost"};
 	assert_int_equal(io_start_tls(io, &t), -1);
 	assert_string_equal(io_error(io), "timeout after 1s in the TLS handshake");
 	io_close(io);
@@ -488,13 +488,13 @@ static void test_tls_handshake_timeout(void **state)
 static void test_session_key(void **state)
 {
 	(void)state;
-	struct io_tls base = {.servername = "mx.example.com", .verify = true};
+	struct tls_settings base = {.servername = "mx.example.com", .verify = true};
 	char k0[TLS_KEY_MAX], k[TLS_KEY_MAX];
 	assert_int_equal(tls_session_key(&base, "mx.example.com", 587, k0), 0);
 	assert_int_equal(strlen(k0), 64);
 	assert_int_equal(tls_session_key(&base, "mx.example.com", 587, k), 0);
 	assert_string_equal(k, k0);
-	struct io_tls v[] = {
+	struct tls_settings v[] = {
 		{.servername = "mx.example.com", .verify = false},
 		{.servername = "mx.example.org", .verify = true},
 		{.servername = "mx.example.com", .verify = true, .ca_file = "/etc/ca.pem"},
@@ -748,7 +748,7 @@ static void test_tls_verify(void **state)
 		struct io *io = io_from_fd(sv[0], "localhost", 10);
 		assert_non_null(io);
 		const char *pin = tls_cases[i].pin;
-		struct io_tls t = {
+		struct tls_settings t = {
 			.servername = tls_cases[i].servername,
 			.verify = tls_cases[i].verify,
 			.ca_file = tls_cases[i].ca >= 0 ? f->path[tls_cases[i].ca] : NULL,

@@ -356,9 +356,11 @@ static void run_session(const struct session_case *c)
 	conf.smarthost.timeout = 5;
 	print_message("session: %s\n", c->name);
 	pid_t pid = start_server(c->script, &port);
-	struct smtp_config cfg = {
-		.host = "127.0.0.1", .port = port, .tls = c->tls, .conf = &conf,
+	struct smtp_params cfg = {
+		.host = "127.0.0.1", .port = port, .helo = conf.smarthost.helo,
+		.timeout = conf.smarthost.timeout, .tls = c->tls,
 		.mechanism = c->mech, .user = c->user, .secret = c->secret,
+		.trace = { log_trace_wire, NULL },
 	};
 	struct smtp_session *s = smtp_open(&cfg, &why);
 	assert_int_equal(s != NULL, c->open_ok);
@@ -606,8 +608,9 @@ static void test_flush(void **state)
 		conf.smarthost.timeout = 5;
 		print_message("flush: %s\n", c->name);
 		pid_t pid = start_server(c->script, &port);
-		struct smtp_config cfg = { .host = "127.0.0.1", .port = port, .tls = CONF_TLS_NONE,
-					   .conf = &conf, .mechanism = CONF_MECH_NONE };
+		struct smtp_params cfg = { .host = "127.0.0.1", .port = port,
+					   .helo = conf.smarthost.helo, .timeout = conf.smarthost.timeout,
+					   .tls = CONF_TLS_NONE, .mechanism = CONF_MECH_NONE };
 		struct smtp_session *s = smtp_open(&cfg, &why);
 		assert_non_null(s);
 		struct smtp_result r1 = { .rcpt = rr1 }, r2 = { .rcpt = rr2 };

@@ -6,7 +6,7 @@
  * on first need and kept for the following messages (RSET after a failed
  * one); reconnecting only when the smarthost dropped it. In a queue run
  * each message's envelope is pipelined behind the previous one's data
- * (smtp_send, smtp_message.more); its fate is still recorded only once its
+ * (smtp_send, SMTP_THEN_PIPELINE); its fate is still recorded only once its
  * own reply is in. The secret is fetched
  * once, when the first session is opened, and wiped when the deliverer is
  * freed.

@@ -382,7 +382,7 @@ static void run_session(const struct session_case *c)
 		assert_int_equal(v, c->verdict);
 		assert_int_equal(res.tx.code, c->tx_code);
 		assert_non_null(strstr(res.tx.text, c->tx_text));
-		assert_int_equal(res.session_lost, c->lost);
+		assert_int_equal(smtp_tx_lost(res.state), c->lost);
 		for (size_t i = 0; i < n; i++)
 			assert_int_equal(rr[i].code, c->rcpt_code[i]);
 	}
@@ -547,7 +547,7 @@ static void test_send(void **state)
 }
 
 /*
- * Two transactions pipelined one into the other (m->more): the script
+ * Two transactions pipelined one into the other (SMTP_THEN_PIPELINE): the script
  * proves the order, since the server answers the first end of data only
  * once it has read the second MAIL. Then smtp_finish decides the second.
  */
@@ -615,19 +615,19 @@ static void test_flush(void **state)
 		assert_non_null(s);
 		struct smtp_result r1 = { .rcpt = rr1 }, r2 = { .rcpt = rr2 };
 		struct smtp_message m1 = { .sender = "me@example.com", .rcpt = rcpt, .nrcpt = 1,
-					   .size = 3, .data_fd = data_file("x\r\n"), .more = true };
+					   .size = 3, .data_fd = data_file("x\r\n"), .then = SMTP_THEN_PIPELINE };
 		struct smtp_message m2 = m1;
 		m2.data_fd = data_file("x\r\n");
 		(void)smtp_send(s, &m1, &r1);
-		assert_int_equal(r1.open, c->open1);
+		assert_int_equal(r1.state == SMTP_TX_OPEN, c->open1);
 		enum smtp_verdict v2 = smtp_send(s, &m2, &r2);
-		assert_false(r1.open);
+		assert_false(r1.state == SMTP_TX_OPEN);
 		assert_int_equal(r1.verdict, c->v1);
 		assert_int_equal(r1.tx.code, c->code1);
-		assert_int_equal(r2.untried, c->untried2);
-		if (r2.open)
+		assert_int_equal(r2.state == SMTP_TX_UNTRIED, c->untried2);
+		if (r2.state == SMTP_TX_OPEN)
 			v2 = smtp_finish(s);
-		assert_false(r2.open);
+		assert_false(r2.state == SMTP_TX_OPEN);
 		assert_int_equal(v2, c->v2);
 		assert_int_equal(r2.verdict, c->v2);
 		assert_int_equal(r2.tx.code, c->code2);

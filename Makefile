@@ -57,6 +57,7 @@ UNIT_mailq    = mailq queue queue_file envelope rfc5322 conf conf_value conf_che
 UNIT_oauth2   = oauth2 oauth2_lib secret crypto buf
 UNIT_import   = import_parse import_msmtp import_ssmtp import_nullmailer import_dma import_postfix buf
 UNIT_tlssess  = tlssess buf
+UNIT_deliver  = deliver dsn message message_complete queue queue_file envelope rfc5322 smtp smtp_tx reply auth io tls tlssess crypto oauth2 oauth2_lib secret tlscache conf conf_value conf_check log buf
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(patsubst %,$(BUILD)/tests/%,$(UNIT_TESTS))
 

@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "log.h"
 #include "smtp.h"
+#include "smtp_script.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -249,14 +250,6 @@ static void test_stuff(void **state)
 	}
 }
 
-/*
- * A scripted smarthost in a child process: "C:line" is what the client
- * must send next (exactly), "S:line" what the server answers, "X:bytes"
- * raw bytes sent as they are, "E:" hang up at once. The child exits 0 only when the client
- * followed the script to the end (and then closed the connection).
- */
-#define SCRIPT_MAX 40
-
 struct session_case {
 	const char *name;
 	enum conf_tls tls;
@@ -276,73 +269,6 @@ struct session_case {
 	int rcpt_code[3];
 	bool lost;
 };
-
-/* serve_script - the child: play one script on the first connection */
-static int serve_script(int ls, const char *const *script)
-{
-	int fd = accept(ls, NULL, NULL), one = 1;
-	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
-		return 2;
-	FILE *in = fdopen(dup(fd), "r");
-	char line[8192];
-	for (size_t i = 0; i < SCRIPT_MAX && script[i] != NULL; i++) {
-		const char *step = script[i];
-		if (step[0] == 'E')
-			return 0;
-		if (step[0] == 'S' || step[0] == 'X') {
-			int n = snprintf(line, sizeof line, "%s%s", step + 2, step[0] == 'S' ? "\r\n" : "");
-			if (n < 0 || (size_t)n >= sizeof line || write(fd, line, (size_t)n) != n)
-				return 3;
-			continue;
-		}
-		if (fgets(line, sizeof line, in) == NULL) {
-			fprintf(stderr, "script step %zu: want \"%s\", got EOF\n", i, step + 2);
-			return 4;
-		}
-		line[strcspn(line, "\r\n")] = '\0';
-		if (strcmp(line, step + 2) != 0) {
-			fprintf(stderr, "script step %zu: want \"%s\", got \"%s\"\n", i, step + 2, line);
-			return 5;
-		}
-	}
-	/* the client must now say QUIT or hang up, nothing else */
-	if (fgets(line, sizeof line, in) != NULL && strncmp(line, "QUIT", 4) != 0) {
-		fprintf(stderr, "after the script: unexpected \"%s\"\n", line);
-		return 6;
-	}
-	return 0;
-}
-
-/* start_server - listen on 127.0.0.1, fork the scripted server; its port */
-static pid_t start_server(const char *const *script, unsigned *port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int ls = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(ls >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(listen(ls, 1), 0);
-	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
-	*port = ntohs(sa.sin_port);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(serve_script(ls, script));
-	close(ls);
-	return pid;
-}
-
-/* data_file - an unlinked temporary file holding data */
-static int data_file(const char *data)
-{
-	FILE *f = tmpfile();
-	assert_non_null(f);
-	int fd = dup(fileno(f));
-	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-	fclose(f);
-	return fd;
-}
 
 /* run_session - one scripted case: open, maybe send, close, check the script */
 static void run_session(const struct session_case *c)

@@ -17,6 +17,7 @@
 #include "queue.h"
 #include "smtp_script.h"
 #include "spool_fixture.h"
+#include "row_label.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -56,6 +57,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
+	(void)row_label_report(state);
 	spool_remove(f->dir, &f->q);
 	free(f);
 	return 0;
@@ -148,6 +150,7 @@ static void test_attempt(void **state)
 	struct fixture *f = *state;
 	char *rcpt[] = { "a@x", "b@x" };
 	for (size_t i = 0; i < N(attempt_cases); i++) {
+		row_label("%s", attempt_cases[i].name);
 		const struct attempt_case *c = &attempt_cases[i];
 		struct deliver_report rep;
 		struct queue_msg m;
@@ -174,6 +177,7 @@ static void test_attempt(void **state)
 			fail_msg("%s: settled in q %d, failed %d; want %s", c->name, in_q,
 				 in_failed, c->where != NULL ? c->where : "gone");
 	}
+	row_label_done();
 }
 
 /* a queue run of two messages: which replies throttle, and what waits untried */
@@ -252,6 +256,7 @@ static void test_throttle(void **state)
 	struct fixture *f = *state;
 	char *rcpt[] = { "a@x" };
 	for (size_t i = 0; i < N(throttle_cases); i++) {
+		row_label("%s", throttle_cases[i].name);
 		const struct throttle_case *c = &throttle_cases[i];
 		struct deliver_select sel = { 0 };
 		struct left l = { .f = f, .why = c->why };
@@ -273,6 +278,7 @@ static void test_throttle(void **state)
 				 "other %d", c->name, throttled, left, l.tried, l.untried, l.other);
 		assert_int_equal(queue_walk(&f->q, drop_one, f), 0);
 	}
+	row_label_done();
 }
 
 /* main - run everything */

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "smtp.h"
 #include "smtp_script.h"
+#include "row_label.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -59,6 +60,7 @@ static void test_reply_line(void **state)
 		{ "-250 x", -1, 0, false, NULL },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_reply_line: cases[%zu]", i);
 		int code = -7;
 		bool last = false;
 		const char *text = NULL;
@@ -70,6 +72,7 @@ static void test_reply_line(void **state)
 			assert_string_equal(text, cases[i].text);
 		}
 	}
+	row_label_done();
 }
 
 /* test_reply_line_len - only len bytes are read: no NUL needed */
@@ -114,6 +117,7 @@ static void test_enhanced(void **state)
 		{ "", 550, -1, "", NULL },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_enhanced: cases[%zu]", i);
 		char out[16] = "junk";
 		const char *rest = NULL;
 		int rc = smtp_enhanced(cases[i].text, cases[i].code, out, &rest);
@@ -122,6 +126,7 @@ static void test_enhanced(void **state)
 		if (rc == 0)
 			assert_string_equal(rest, cases[i].rest);
 	}
+	row_label_done();
 }
 
 /* test_verdict - 2xx/3xx ok, 4xx temporary, 5xx permanent, no reply temporary */
@@ -138,9 +143,11 @@ static void test_verdict(void **state)
 		{ 199, SMTP_TEMP }, { 600, SMTP_TEMP },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_verdict: cases[%zu]", i);
 		struct smtp_reply r = { .code = cases[i].code };
 		assert_int_equal(smtp_reply_verdict(&r), cases[i].v);
 	}
+	row_label_done();
 }
 
 /* test_assembly - multi-line replies joined; malformed ones refused */
@@ -168,6 +175,7 @@ static void test_assembly(void **state)
 		{ { "" }, -1, 0, "", NULL },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_assembly: cases[%zu]", i);
 		struct smtp_assembly a;
 		struct smtp_reply r;
 		int rc = 0;
@@ -182,6 +190,7 @@ static void test_assembly(void **state)
 		else
 			assert_non_null(strstr(r.text, "malformed"));
 	}
+	row_label_done();
 }
 
 /* test_assembly_limits - 200 lines and 64 KiB per reply; long text cut with "..." */
@@ -199,6 +208,7 @@ static void test_assembly_limits(void **state)
 	};
 	char line[1100];
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_assembly_limits: cases[%zu]", i);
 		struct smtp_assembly a;
 		struct smtp_reply r;
 		int rc = 0;
@@ -216,6 +226,7 @@ static void test_assembly_limits(void **state)
 				assert_non_null(strstr(r.text, "..."));
 		}
 	}
+	row_label_done();
 }
 
 /* test_stuff - dots doubled at line starts only, across chunk boundaries */
@@ -240,6 +251,7 @@ static void test_stuff(void **state)
 		{ { "" }, "" },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_stuff: cases[%zu]", i);
 		struct smtp_stuffer st = { .at_line_start = true };
 		char out[128];
 		size_t o = 0;
@@ -248,6 +260,7 @@ static void test_stuff(void **state)
 		assert_int_equal(o, strlen(cases[i].out));
 		assert_memory_equal(out, cases[i].out, o);
 	}
+	row_label_done();
 }
 
 struct session_case {
@@ -376,8 +389,11 @@ static const struct session_case open_cases[] = {
 static void test_open(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < N(open_cases); i++)
+	for (size_t i = 0; i < N(open_cases); i++) {
+		row_label("test_open: %s", open_cases[i].name);
 		run_session(&open_cases[i]);
+	}
+	row_label_done();
 }
 
 #define EHLO_PIPE GREET, "S:250-mx.example", "S:250-PIPELINING", "S:250-SIZE 1000", \
@@ -468,8 +484,11 @@ static const struct session_case send_cases[] = {
 static void test_send(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < N(send_cases); i++)
+	for (size_t i = 0; i < N(send_cases); i++) {
+		row_label("test_send: %s", send_cases[i].name);
 		run_session(&send_cases[i]);
+	}
+	row_label_done();
 }
 
 /*
@@ -523,6 +542,7 @@ static void test_flush(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < N(flush_cases); i++) {
+		row_label("test_flush: %s", flush_cases[i].name);
 		const struct flush_case *c = &flush_cases[i];
 		struct conf conf;
 		struct smtp_reply why, rr1[1], rr2[1];
@@ -564,6 +584,7 @@ static void test_flush(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
+	row_label_done();
 }
 
 /* test_transcript - -v shows the conversation with every secret redacted */
@@ -583,6 +604,7 @@ static void test_transcript(void **state)
 		  { "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw", "b913a602c7ed", "tanstaaf" } },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_transcript: cases[%zu]", i);
 		char text[8192];
 		FILE *f = tmpfile();
 		assert_non_null(f);
@@ -602,6 +624,7 @@ static void test_transcript(void **state)
 			assert_null(strstr(text, cases[i].hidden[k]));
 		}
 	}
+	row_label_done();
 }
 
 /* main - run everything */
@@ -624,12 +647,14 @@ static void test_xtext(void **state)
 		{ "<id@host>", "<id@host>" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_xtext: cases[%zu]", i);
 		struct buf b;
 		buf_init(&b, 64);
 		assert_int_equal(smtp_xtext(&b, cases[i].in), 0);
 		assert_string_equal(buf_cstr(&b), cases[i].out);
 		buf_free(&b);
 	}
+	row_label_done();
 	struct buf small;
 	buf_init(&small, 4);
 	assert_int_equal(smtp_xtext(&small, "=="), -1);	/* full: fails, never cuts */
@@ -639,18 +664,18 @@ static void test_xtext(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reply_line),
-		cmocka_unit_test(test_reply_line_len),
-		cmocka_unit_test(test_enhanced),
-		cmocka_unit_test(test_verdict),
-		cmocka_unit_test(test_assembly),
-		cmocka_unit_test(test_assembly_limits),
-		cmocka_unit_test(test_stuff),
-		cmocka_unit_test(test_xtext),
-		cmocka_unit_test(test_open),
-		cmocka_unit_test(test_send),
-		cmocka_unit_test(test_flush),
-		cmocka_unit_test(test_transcript),
+		cmocka_unit_test_teardown(test_reply_line, row_label_report),
+		cmocka_unit_test_teardown(test_reply_line_len, row_label_report),
+		cmocka_unit_test_teardown(test_enhanced, row_label_report),
+		cmocka_unit_test_teardown(test_verdict, row_label_report),
+		cmocka_unit_test_teardown(test_assembly, row_label_report),
+		cmocka_unit_test_teardown(test_assembly_limits, row_label_report),
+		cmocka_unit_test_teardown(test_stuff, row_label_report),
+		cmocka_unit_test_teardown(test_xtext, row_label_report),
+		cmocka_unit_test_teardown(test_open, row_label_report),
+		cmocka_unit_test_teardown(test_send, row_label_report),
+		cmocka_unit_test_teardown(test_flush, row_label_report),
+		cmocka_unit_test_teardown(test_transcript, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -565,8 +565,11 @@ static void test_flush(void **state)
 		struct smtp_message m2 = m1;
 		m2.data_fd = data_file("x\r\n");
 		(void)smtp_send(s, &m1, &r1);
+		row_label("test_flush: %s: the first %s", c->name, smtp_tx_state_name(r1.state));
 		assert_int_equal(r1.state == SMTP_TX_OPEN, c->open1);
 		enum smtp_verdict v2 = smtp_send(s, &m2, &r2);
+		row_label("test_flush: %s: the first %s, the second %s", c->name,
+			  smtp_tx_state_name(r1.state), smtp_tx_state_name(r2.state));
 		assert_false(r1.state == SMTP_TX_OPEN);
 		assert_int_equal(r1.verdict, c->v1);
 		assert_int_equal(r1.tx.code, c->code1);

@@ -52,6 +52,7 @@ int check_run(const struct conf *c, FILE *out)
 	cfg.mechanism = CONF_MECH_NONE;	/* no AUTH, no secret */
 	cfg.user = NULL;
 	cfg.trace = (struct log_trace){ report_trace, &report };
+	cfg.tls_settings.trace = cfg.trace;	/* the handshake's report too */
 	fprintf(out, "smarthost: %s port %u, tls = %s, tls_verify = %s\n", c->smarthost.host,
 		c->smarthost.port, tls_names[c->smarthost.tls], c->smarthost.tls_verify ? "yes" : "no");
 	struct smtp_session *s = smtp_open(&cfg, &why);

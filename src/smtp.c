@@ -239,7 +239,6 @@ static int start_tls(struct smtp_session *s, struct smtp_reply *why)
 	struct tls_settings t = s->cfg.tls_settings;
 	if (t.servername == NULL)
 		t.servername = s->cfg.host;
-	t.trace = s->cfg.trace;
 	io_set_timeout(s->io, smtp_step_timeout(s, SMTP_ST_STARTTLS));
 	if (io_start_tls(s->io, &t) < 0) {
 		s->lost = true;

@@ -120,11 +120,11 @@ struct smtp_params {
 	const char *helo;		/* the EHLO name; NULL: "localhost" */
 	unsigned timeout;		/* seconds per step; 0: RFC 5321's wait for each */
 	enum conf_tls tls;
-	struct tls_settings tls_settings;	/* servername (NULL: host) and the trust settings */
+	struct tls_settings tls_settings;	/* servername (NULL: host), trust, report trace */
 	enum conf_mech mechanism;	/* CONF_MECH_NONE: no AUTH */
 	const char *user;
 	const char *secret;		/* password or OAuth2 token; owned and wiped by the caller */
-	struct log_trace trace;	/* the -v transcript and the --check report (greeting, EHLO, TLS) */
+	struct log_trace trace;	/* the -v transcript and the --check report (greeting, EHLO) */
 };
 
 struct smtp_session;

@@ -46,7 +46,7 @@ struct tls_settings {
 	const char *min_version;	/* NULL or "1.2": TLS 1.2; "1.3": TLS 1.3 only */
 	const char *ciphers;		/* NULL: OpenSSL's default TLS 1.2 cipher list */
 	const char *ciphersuites;	/* NULL: OpenSSL's default TLS 1.3 suites */
-	struct log_trace trace;	/* sendmail --check: tls_report's lines after the handshake */
+	struct log_trace trace;	/* sendmail --check: tls_report's lines after the handshake; fn NULL: none */
 };
 
 enum tls_result {

@@ -6,6 +6,8 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "deliver.h"
+#include "log.h"
 #include "smtp.h"
 
 #define CHECK_REPORT_MAX (256 * 1024)	/* greeting, EHLO lines, certificate chain */
@@ -26,6 +28,15 @@ static void auth_line(const struct conf *c, const struct smtp_ext *e, FILE *out)
 			m->name, conf_mech_name(c->auth.mechanism));
 }
 
+/* report_trace - the wire lines to the -v transcript, the report text into the buffer */
+static void report_trace(void *ctx, enum log_trace_kind kind, const char *text, size_t n)
+{
+	if (kind == LOG_TRACE_REPORT)
+		(void)buf_append(ctx, text, n);
+	else
+		log_trace_wire(NULL, kind, text, n);
+}
+
 /* check_run - connect, greet, start TLS, report, QUIT */
 int check_run(const struct conf *c, FILE *out)
 {
@@ -36,14 +47,12 @@ int check_run(const struct conf *c, FILE *out)
 	struct buf report;
 	struct smtp_reply why;
 	buf_init(&report, CHECK_REPORT_MAX);
-	struct smtp_config cfg = {
-		.host = c->smarthost.host,
-		.port = c->smarthost.port,
-		.tls = c->smarthost.tls,
-		.conf = c,
-		.mechanism = CONF_MECH_NONE,	/* no AUTH, no secret */
-		.report = &report,
-	};
+	struct smtp_params cfg;
+	deliver_smtp_params(c, &cfg);
+	cfg.mechanism = CONF_MECH_NONE;	/* no AUTH, no secret */
+	cfg.user = NULL;
+	cfg.trace = (struct log_trace){ report_trace, &report };
+	cfg.tls_settings.trace = cfg.trace;	/* the handshake's report too */
 	fprintf(out, "smarthost: %s port %u, tls = %s, tls_verify = %s\n", c->smarthost.host,
 		c->smarthost.port, tls_names[c->smarthost.tls], c->smarthost.tls_verify ? "yes" : "no");
 	struct smtp_session *s = smtp_open(&cfg, &why);

@@ -19,6 +19,35 @@
 /* a secret (password or token) is never longer than this */
 #define SECRET_MAX 65536
 
+/* one attempt's bookkeeping, per recipient still to do */
+struct attempt {
+	size_t n;			/* recipients tried */
+	size_t *idx;			/* their index in m->rcpt */
+	const char **addr;
+	struct smtp_reply *reply;	/* each one's reply (or the deciding one) */
+	enum smtp_verdict *verdict;
+	bool tx_refused;		/* MAIL, DATA or end of data refused for good */
+};
+
+struct run;
+
+/*
+ * flight - one message of a queue run on its way. Its transaction may be
+ * left open on the session while the next message's goes out behind it;
+ * msg and res are what the session reads and fills meanwhile, and
+ * res.state says where it stands (smtp.h). A flight lives in the
+ * deliverer's hangar, its one owner: at most two are ever in use, the one
+ * left open and the one going out behind it.
+ */
+struct flight {
+	bool in_use;
+	struct queue_msg m;		/* locked; released when it lands */
+	struct attempt a;
+	struct smtp_message msg;
+	struct smtp_result res;
+	struct run *run;		/* where its outcome is counted */
+};
+
 struct deliver {
 	const struct conf *conf;
 	struct queue *queue;
@@ -29,7 +58,8 @@ struct deliver {
 	bool have_secret;
 	struct tlscache tls;		/* sessions saved in the spool: resumed, not renegotiated */
 	bool last;			/* the next message is the session's last */
-	struct flight *open;		/* queue runs: the message whose transaction is open */
+	struct flight hangar[2];	/* queue runs: the messages on their way (see struct flight) */
+	struct flight *open;		/* the one in the hangar whose transaction is open, or NULL */
 	char relay[300];		/* host[address]:port of the last session, for the log */
 	bool throttled;			/* the smarthost asked us to slow down: the run is over */
 	char throttle[SMTP_TEXT_MAX + 64];	/* its reply, for the log and mailq */
@@ -96,21 +126,39 @@ static int fetch_secret(struct deliver *d, bool refresh, struct smtp_reply *why)
 	return 0;
 }
 
+/* deliver_smtp_params - the SMTP session's parameters from the configuration; see deliver.h */
+void deliver_smtp_params(const struct conf *c, struct smtp_params *p)
+{
+	bool auth = c->auth.user != NULL && c->auth.mechanism != CONF_MECH_NONE;
+	*p = (struct smtp_params){
+		.host = c->smarthost.host,
+		.port = c->smarthost.port,
+		.helo = c->smarthost.helo,
+		.timeout = c->smarthost.timeout,
+		.tls = c->smarthost.tls,
+		.tls_settings = {
+			.verify = c->smarthost.tls_verify,
+			.ca_file = c->smarthost.tls_ca_file,
+			.fingerprint = c->smarthost.tls_fingerprint,
+			.cert_file = c->smarthost.tls_cert_file,
+			.key_file = c->smarthost.tls_key_file,
+			.min_version = c->smarthost.tls_min_version,
+			.ciphers = c->smarthost.tls_ciphers,
+			.ciphersuites = c->smarthost.tls_ciphersuites,
+		},
+		.mechanism = auth ? c->auth.mechanism : CONF_MECH_NONE,
+		.user = auth ? c->auth.user : NULL,
+		.trace = { log_trace_wire, NULL },
+	};
+}
+
 /* open_session - connect, greet and authenticate with the secret at hand */
 static void open_session(struct deliver *d, struct smtp_reply *why)
 {
-	const struct conf *c = d->conf;
-	bool auth = c->auth.user != NULL && c->auth.mechanism != CONF_MECH_NONE;
-	struct smtp_config cfg = {
-		.host = c->smarthost.host,
-		.port = c->smarthost.port,
-		.tls = c->smarthost.tls,
-		.conf = c,
-		.mechanism = auth ? c->auth.mechanism : CONF_MECH_NONE,
-		.user = auth ? c->auth.user : NULL,
-		.secret = auth ? buf_cstr(&d->secret) : NULL,
-		.tls_cache = &d->tls.hooks,
-	};
+	struct smtp_params cfg;
+	deliver_smtp_params(d->conf, &cfg);
+	cfg.secret = cfg.user != NULL ? buf_cstr(&d->secret) : NULL;
+	cfg.tls_settings.cache = &d->tls.hooks;
 	d->relay[0] = '\0';
 	d->session = smtp_open(&cfg, why);
 	if (d->session != NULL &&
@@ -209,16 +257,6 @@ static void log_outcome(const struct deliver *d, const struct queue_msg *m, unsi
 	buf_free(&to);
 }
 
-/* one attempt's bookkeeping, per recipient still to do */
-struct attempt {
-	size_t n;			/* recipients tried */
-	size_t *idx;			/* their index in m->rcpt */
-	const char **addr;
-	struct smtp_reply *reply;	/* each one's reply (or the deciding one) */
-	enum smtp_verdict *verdict;
-	bool tx_refused;		/* MAIL, DATA or end of data refused for good */
-};
-
 /* attempt_alloc - arrays for m's recipients not done yet; -1 on ENOMEM */
 static int attempt_alloc(struct attempt *a, const struct queue_msg *m)
 {
@@ -296,10 +334,10 @@ static void transact(struct deliver *d, const struct queue_msg *m, struct attemp
 		v = SMTP_TEMP;
 	} else {
 		struct smtp_message msg = message_of(m, a);
-		msg.last = d->last;
+		msg.then = d->last ? SMTP_THEN_QUIT : SMTP_THEN_DECIDE;
 		v = smtp_send(s, &msg, &res);
 		*tx = res.tx;
-		if (res.session_lost || d->last || (v != SMTP_OK && smtp_reset(s) < 0))
+		if (smtp_tx_lost(res.state) || d->last || (v != SMTP_OK && smtp_reset(s) < 0))
 			drop_session(d);
 	}
 	judge(a, v, tx);
@@ -458,19 +496,6 @@ struct run {
 };
 
 /*
- * flight - one message of a queue run on its way. Its transaction may be
- * left open on the session while the next message's goes out behind it;
- * msg and res are what the session reads and fills meanwhile.
- */
-struct flight {
-	struct queue_msg m;		/* locked; released when it lands */
-	struct attempt a;
-	struct smtp_message msg;
-	struct smtp_result res;
-	struct run *run;		/* where its outcome is counted */
-};
-
-/*
  * throttling - a reply that asks the client to slow down: 421 (the server
  * is closing the session), or a temporary 4.7.x (rate or policy limit) or
  * 4.3.2 (too many connections) to MAIL, RCPT or DATA
@@ -527,7 +552,7 @@ static void postpone(struct deliver *d, struct queue_msg *m)
 		log_event("%s: cannot save the delivery state", m->id);
 }
 
-/* land - f's transaction is decided (v, tx): judge, conclude, count; f freed */
+/* land - f's transaction is decided (v, tx): judge, conclude, count; f's hangar slot freed */
 static void land(struct deliver *d, struct flight *f, enum smtp_verdict v,
 		 const struct smtp_reply *tx)
 {
@@ -538,48 +563,62 @@ static void land(struct deliver *d, struct flight *f, enum smtp_verdict v,
 		f->run->left += rep.deferred == 0;
 		f->run->bounced = f->run->bounced || (rep.rejected > 0 && rep.deferred == 0);
 	}
-	free(f);
+	f->in_use = false;
+}
+
+/* ground - a throttled run keeps f for later, never tried; f's hangar slot freed */
+static void ground(struct deliver *d, struct flight *f)
+{
+	postpone(d, &f->m);
+	attempt_free(&f->a);
+	f->in_use = false;
 }
 
 /*
  * take_off - start f's transaction over the run's session, behind the one
  * still open (whose data goes out in the same write as f's envelope);
  * then land whatever got decided: the open one, and f unless it is left
- * open in its turn (d->open).
+ * open in its turn (d->open). When the session died before f's turn
+ * (untried), f goes again on a new session, as if never tried: at most
+ * once, since nothing is open on a new session.
  */
 static void take_off(struct deliver *d, struct flight *f)
 {
-	struct flight *prev = d->open;
-	struct smtp_session *s = session(d, &f->res.tx);
-	d->open = NULL;
-	if (s == NULL) {	/* never with prev: an open transaction keeps its session */
-		land(d, f, SMTP_TEMP, &f->res.tx);
-		return;
-	}
-	enum smtp_verdict v = smtp_send(s, &f->msg, &f->res);
-	if (prev != NULL && prev->res.open)
-		d->open = prev;		/* f was refused before MAIL: nothing went out */
-	else if (prev != NULL)
-		land(d, prev, prev->res.verdict, &prev->res.tx);
-	if (f->res.open) {
-		d->open = f;
-		return;
-	}
-	if (f->res.untried) {
-		/* the session died before f's turn: f is as it was, a new session tries it */
-		drop_session(d);
-		if (d->throttled) {
-			postpone(d, &f->m);
-			attempt_free(&f->a);
-			free(f);
+	for (;;) {
+		struct flight *prev = d->open;
+		struct smtp_session *s = session(d, &f->res.tx);
+		d->open = NULL;
+		if (s == NULL) {	/* never with prev: an open transaction keeps its session */
+			land(d, f, SMTP_TEMP, &f->res.tx);
 			return;
 		}
-		take_off(d, f);
+		enum smtp_verdict v = smtp_send(s, &f->msg, &f->res);
+		if (prev != NULL && prev->res.state == SMTP_TX_OPEN)
+			d->open = prev;		/* f was refused before MAIL: nothing went out */
+		else if (prev != NULL)
+			land(d, prev, prev->res.verdict, &prev->res.tx);
+		switch (f->res.state) {
+		case SMTP_TX_OPEN:
+			d->open = f;
+			return;
+		case SMTP_TX_UNTRIED:
+			drop_session(d);
+			if (!d->throttled)
+				continue;	/* f is as it was: a new session tries it */
+			ground(d, f);
+			return;
+		case SMTP_TX_LOST:
+			drop_session(d);
+			land(d, f, v, &f->res.tx);
+			return;
+		case SMTP_TX_DECIDED:
+			if (v != SMTP_OK && smtp_reset(s) < 0)
+				drop_session(d);
+			land(d, f, v, &f->res.tx);
+			return;
+		}
 		return;
 	}
-	if (f->res.session_lost || (v != SMTP_OK && smtp_reset(s) < 0))
-		drop_session(d);
-	land(d, f, v, &f->res.tx);
 }
 
 /* land_open - the walk is over: finish the transaction still open and land it */
@@ -590,29 +629,29 @@ static void land_open(struct deliver *d)
 		return;
 	d->open = NULL;
 	enum smtp_verdict v = smtp_finish(d->session);
-	if (f->res.session_lost)
+	if (smtp_tx_lost(f->res.state))
 		drop_session(d);
 	land(d, f, v, &f->res.tx);
 }
 
-/* fly - queue runs: the locked m on its way (pipelined); m is taken over */
+/* fly - queue runs: the locked m on its way (pipelined) in a free hangar slot; m is taken over */
 static void fly(struct deliver *d, struct queue_msg *m, struct run *run)
 {
-	struct flight *f = calloc(1, sizeof *f);
-	if (f == NULL) {
-		queue_release(m);	/* still queued, untouched */
-		return;
-	}
+	struct flight *f = &d->hangar[0];
+	if (f->in_use)
+		f = &d->hangar[1];	/* the other is the open one: never both in use here */
+	memset(f, 0, sizeof *f);
+	f->in_use = true;
 	f->m = *m;
 	f->run = run;
 	if (attempt_alloc(&f->a, &f->m) < 0) {
 		attempt_free(&f->a);
-		queue_release(&f->m);
-		free(f);
+		queue_release(&f->m);	/* still queued, untouched */
+		f->in_use = false;
 		return;
 	}
 	f->msg = message_of(&f->m, &f->a);
-	f->msg.more = true;
+	f->msg.then = SMTP_THEN_PIPELINE;
 	f->res.rcpt = f->a.reply;
 	if (f->a.n == 0)
 		land(d, f, SMTP_OK, &f->res.tx);	/* nothing left to send: done */

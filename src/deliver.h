@@ -6,7 +6,7 @@
  * on first need and kept for the following messages (RSET after a failed
  * one); reconnecting only when the smarthost dropped it. In a queue run
  * each message's envelope is pipelined behind the previous one's data
- * (smtp_send, smtp_message.more); its fate is still recorded only once its
+ * (smtp_send, SMTP_THEN_PIPELINE); its fate is still recorded only once its
  * own reply is in. The secret is fetched
  * once, when the first session is opened, and wiped when the deliverer is
  * freed.
@@ -45,6 +45,15 @@ enum deliver_bounce {
 	DELIVER_BOUNCE_PARTIAL,	/* -bs: the caller reports a total refusal, a bounce the rest */
 	DELIVER_BOUNCE_NEVER,	/* sync sendmail: the exit status and stderr say it */
 };
+
+/*
+ * deliver_smtp_params - the SMTP session's parameters from the
+ * configuration, the one place they are built (deliveries and --check):
+ * smarthost, EHLO name, timeout, TLS mode and settings, AUTH mechanism and
+ * user, the -v transcript as trace. The caller adds the secret and the TLS
+ * session cache.
+ */
+void deliver_smtp_params(const struct conf *c, struct smtp_params *p);
 
 /*
  * deliver_message - one attempt at the locked message m, then m's fate is

@@ -300,7 +300,7 @@ void io_set_timeout(struct io *io, unsigned seconds)
 }
 
 /* io_start_tls - handshake on the open connection, refusing pipelined clear text */
-int io_start_tls(struct io *io, const struct io_tls *t)
+int io_start_tls(struct io *io, const struct tls_settings *t)
 {
 	if (io->tls != NULL || io->broken) {
 		set_err(io->err, sizeof io->err, "TLS: %s", io->tls != NULL ? "already started"

@@ -14,25 +14,11 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "tls.h"
 
 #define IO_LINE_MAX 4096	/* longest reply line accepted (RFC 5321: 512) */
 
 struct io;
-struct tls_cache;	/* tls.h: saved TLS sessions (issue 6) */
-
-struct io_tls {
-	const char *servername;	/* SNI and the name the certificate must match; NULL: the host connected to */
-	bool verify;		/* chain + host name, by OpenSSL */
-	const char *ca_file;	/* NULL: the system trust store */
-	const char *fingerprint;	/* NULL or 64 hex digits (colons allowed): SHA-256 of the leaf cert's DER */
-	const char *cert_file;	/* NULL or client certificate (PEM) */
-	const char *key_file;	/* NULL: the key is in cert_file */
-	const struct tls_cache *cache;	/* NULL: no session resumption */
-	const char *min_version;	/* NULL or "1.2": TLS 1.2; "1.3": TLS 1.3 only */
-	const char *ciphers;		/* NULL: OpenSSL's default TLS 1.2 cipher list */
-	const char *ciphersuites;	/* NULL: OpenSSL's default TLS 1.3 suites */
-	struct buf *report;	/* non-NULL (sendmail --check): tls_report's lines after the handshake */
-};
 
 /*
  * io_connect - resolve host (getaddrinfo, AF_UNSPEC) and try every address
@@ -72,7 +58,7 @@ void io_set_timeout(struct io *io, unsigned seconds);
  * a failed handshake the io can only be closed. Queued output is flushed
  * first; the handshake has one io_set_timeout deadline.
  */
-int io_start_tls(struct io *io, const struct io_tls *t);
+int io_start_tls(struct io *io, const struct tls_settings *t);
 
 /* io_is_tls - the connection is encrypted */
 bool io_is_tls(const struct io *io);

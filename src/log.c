@@ -135,3 +135,19 @@ void log_transcript(char dir, const char *line, size_t len)
 	log_printable(line, len, safe, sizeof safe);
 	fprintf(stderr, "%c %s\n", dir == '<' ? '<' : '>', safe);
 }
+
+/* log_trace_call - hand text to t's fn, if any */
+void log_trace_call(const struct log_trace *t, enum log_trace_kind kind, const char *text,
+		    size_t n)
+{
+	if (t != NULL && t->fn != NULL)
+		t->fn(t->ctx, kind, text, n);
+}
+
+/* log_trace_wire - the wire lines to the -v transcript; report text is not its business */
+void log_trace_wire(void *ctx, enum log_trace_kind kind, const char *text, size_t n)
+{
+	(void)ctx;
+	if (kind != LOG_TRACE_REPORT)
+		log_transcript(kind == LOG_TRACE_RECEIVED ? '<' : '>', text, n);
+}

@@ -42,4 +42,25 @@ void log_transcript(char dir, const char *line, size_t len);
  */
 char *log_printable(const char *in, size_t n, char *out, size_t outlen);
 
+/* what a trace is handed: a line sent, a line received, or report text */
+enum log_trace_kind { LOG_TRACE_SENT, LOG_TRACE_RECEIVED, LOG_TRACE_REPORT };
+
+/*
+ * struct log_trace - where a session's words go (the -v transcript, the
+ * --check report): fn gets each line sent or received (without CRLF,
+ * "<redacted>" in place of a secret) and each piece of report text (whole
+ * printable lines, each ending in a newline). fn NULL: nowhere.
+ */
+struct log_trace {
+	void (*fn)(void *ctx, enum log_trace_kind kind, const char *text, size_t n);
+	void *ctx;
+};
+
+/* log_trace_call - hand text to t's fn, if any */
+void log_trace_call(const struct log_trace *t, enum log_trace_kind kind, const char *text,
+		    size_t n);
+
+/* log_trace_wire - a log_trace fn: the lines to log_transcript, the report dropped */
+void log_trace_wire(void *ctx, enum log_trace_kind kind, const char *text, size_t n);
+
 #endif

@@ -58,7 +58,7 @@ void smtp_set_text(struct smtp_reply *r, const char *fmt, ...)
 /* smtp_step_timeout - seconds allowed for a step; the end of data never under 10 min */
 unsigned smtp_step_timeout(const struct smtp_session *s, enum smtp_state st)
 {
-	unsigned t = s->cfg.conf != NULL ? s->cfg.conf->smarthost.timeout : 0;
+	unsigned t = s->cfg.timeout;
 	if (st == SMTP_ST_END)
 		return t > 600 ? t : 600;
 	if (st == SMTP_ST_QUIT)
@@ -81,9 +81,9 @@ int smtp_send_line(struct smtp_session *s, enum smtp_state st, const char *line,
 {
 	s->state = st;
 	if (shown != NULL)
-		log_transcript('>', shown, strlen(shown));
+		log_trace_call(&s->cfg.trace, LOG_TRACE_SENT, shown, strlen(shown));
 	else
-		log_transcript('>', line, n);
+		log_trace_call(&s->cfg.trace, LOG_TRACE_SENT, line, n);
 	if (io_write(s->io, line, n) < 0 || io_write(s->io, "\r\n", 2) < 0)
 		return smtp_lose(s, r, "sending");
 	return 0;
@@ -154,9 +154,9 @@ int smtp_read_reply(struct smtp_session *s, enum smtp_state st, struct smtp_repl
 		if (s->hide_auth && s->line.len > 4 && (s->line.data[0] == '2' || s->line.data[0] == '3')) {
 			char shown[16] = "334 <redacted>";	/* SCRAM data is an offline attack's oracle */
 			memcpy(shown, s->line.data, 4);
-			log_transcript('<', shown, strlen(shown));
+			log_trace_call(&s->cfg.trace, LOG_TRACE_RECEIVED, shown, strlen(shown));
 		} else {
-			log_transcript('<', s->line.data, s->line.len);
+			log_trace_call(&s->cfg.trace, LOG_TRACE_RECEIVED, s->line.data, s->line.len);
 		}
 		int k = smtp_reply_feed(&a, s->line.data, s->line.len);
 		if (k < 0) {
@@ -196,11 +196,15 @@ int smtp_command(struct smtp_session *s, enum smtp_state st, struct smtp_reply *
 /* note_line - a greeting or EHLO line for the sendmail --check report, printable */
 static void note_line(struct smtp_session *s, size_t index, const char *t, size_t n)
 {
-	char shown[IO_LINE_MAX + 1];
+	char shown[IO_LINE_MAX + 1], line[IO_LINE_MAX + 64];
 	(void)index;
-	if (s->cfg.report != NULL)
-		(void)buf_printf(s->cfg.report, "%s: %s\n", smtp_states[s->state].name,
-				 log_printable(t, n, shown, sizeof shown));
+	if (s->cfg.trace.fn == NULL)
+		return;
+	int k = snprintf(line, sizeof line, "%s: %s\n", smtp_states[s->state].name,
+			 log_printable(t, n, shown, sizeof shown));
+	if (k > 0)
+		log_trace_call(&s->cfg.trace, LOG_TRACE_REPORT, line,
+			       (size_t)k < sizeof line ? (size_t)k : sizeof line - 1);
 }
 
 /* ehlo_line - one EHLO keyword line (the first line is the greeting) */
@@ -214,7 +218,7 @@ static void ehlo_line(struct smtp_session *s, size_t index, const char *t, size_
 /* greet - EHLO (HELO only when allowed); what was known before is forgotten */
 static int greet(struct smtp_session *s, bool helo_ok, struct smtp_reply *why)
 {
-	const char *helo = s->cfg.conf->smarthost.helo;
+	const char *helo = s->cfg.helo;
 	const char *name = helo != NULL ? helo : "localhost";	/* conf promises one */
 	memset(&s->ext, 0, sizeof s->ext);
 	if (smtp_command(s, SMTP_ST_EHLO, why, ehlo_line, "EHLO %s", name) < 0)
@@ -229,23 +233,12 @@ static int greet(struct smtp_session *s, bool helo_ok, struct smtp_reply *why)
 	return why->code == 250 ? 0 : -1;
 }
 
-/* start_tls - the TLS handshake, with the [smarthost] tls_* settings */
+/* start_tls - the TLS handshake, with the prepared TLS settings */
 static int start_tls(struct smtp_session *s, struct smtp_reply *why)
 {
-	const struct conf *c = s->cfg.conf;
-	struct io_tls t = {
-		.servername = s->cfg.host,
-		.verify = c->smarthost.tls_verify,
-		.ca_file = c->smarthost.tls_ca_file,
-		.fingerprint = c->smarthost.tls_fingerprint,
-		.cert_file = c->smarthost.tls_cert_file,
-		.key_file = c->smarthost.tls_key_file,
-		.cache = s->cfg.tls_cache,
-		.min_version = c->smarthost.tls_min_version,
-		.ciphers = c->smarthost.tls_ciphers,
-		.ciphersuites = c->smarthost.tls_ciphersuites,
-		.report = s->cfg.report,
-	};
+	struct tls_settings t = s->cfg.tls_settings;
+	if (t.servername == NULL)
+		t.servername = s->cfg.host;
 	io_set_timeout(s->io, smtp_step_timeout(s, SMTP_ST_STARTTLS));
 	if (io_start_tls(s->io, &t) < 0) {
 		s->lost = true;
@@ -386,13 +379,11 @@ static int open_session(struct smtp_session *s, struct smtp_reply *why)
  * the connection (relaymail.conf(5): "before any byte is sent"); OpenSSL
  * itself reads them only in the handshake, after EHLO and STARTTLS
  */
-static int files_readable(const struct smtp_config *cfg, struct smtp_reply *why)
+static int files_readable(const struct smtp_params *cfg, struct smtp_reply *why)
 {
-	const struct conf *c = cfg->conf;
+	const struct tls_settings *c = &cfg->tls_settings;
 	const char *const keys[] = { "tls_ca_file", "tls_cert_file", "tls_key_file" };
-	const char *const paths[] = {
-		c->smarthost.tls_ca_file, c->smarthost.tls_cert_file, c->smarthost.tls_key_file,
-	};
+	const char *const paths[] = { c->ca_file, c->cert_file, c->key_file };
 	if (cfg->tls == CONF_TLS_NONE)
 		return 0;
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
@@ -411,12 +402,12 @@ static int files_readable(const struct smtp_config *cfg, struct smtp_reply *why)
 }
 
 /* smtp_open - connect and set up the session; see smtp.h */
-struct smtp_session *smtp_open(const struct smtp_config *cfg, struct smtp_reply *why)
+struct smtp_session *smtp_open(const struct smtp_params *cfg, struct smtp_reply *why)
 {
 	char err[256];
 	struct smtp_session *s = calloc(1, sizeof *s);
 	memset(why, 0, sizeof *why);
-	if (s == NULL || cfg->conf == NULL || cfg->host == NULL) {
+	if (s == NULL || cfg->host == NULL) {
 		smtp_set_text(why, s == NULL ? "out of memory" : "no smarthost configured");
 		free(s);
 		return NULL;

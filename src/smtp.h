@@ -9,7 +9,7 @@
  * after a failed one), then QUIT. With PIPELINING, a queue run pipelines
  * one transaction into the next (RFC 2920): the next MAIL, RCPT and DATA
  * (or BDAT) go in the same write as the previous message's data, before
- * its end-of-data reply is read (smtp_message.more, smtp_finish). Every
+ * its end-of-data reply is read (SMTP_THEN_PIPELINE, smtp_finish). Every
  * reply is parsed into a struct smtp_reply and judged by
  * smtp_reply_verdict alone.
  *
@@ -25,8 +25,9 @@
 #include <sys/types.h>
 
 #include "conf.h"
+#include "log.h"
+#include "tls.h"
 
-struct tls_cache;	/* tls.h */
 struct buf;		/* buf.h */
 
 #define SMTP_TEXT_MAX 512	/* reply text kept (printable, lines joined by "; ") */
@@ -108,16 +109,22 @@ int smtp_xtext(struct buf *out, const char *p);
 /* smtp_is_8bit - p holds a byte >= 0x80 (the address needs SMTPUTF8). Pure. */
 bool smtp_is_8bit(const char *p);
 
-struct smtp_config {
+/*
+ * smtp_params - everything a session needs, prepared from the
+ * configuration in one place (deliver_smtp_params): the session reads no
+ * configuration of its own
+ */
+struct smtp_params {
 	const char *host;
 	unsigned port;
+	const char *helo;		/* the EHLO name; NULL: "localhost" */
+	unsigned timeout;		/* seconds per step; 0: RFC 5321's wait for each */
 	enum conf_tls tls;
-	const struct conf *conf;	/* tls_* keys, helo, timeout */
+	struct tls_settings tls_settings;	/* servername (NULL: host), trust, report trace */
 	enum conf_mech mechanism;	/* CONF_MECH_NONE: no AUTH */
 	const char *user;
 	const char *secret;		/* password or OAuth2 token; owned and wiped by the caller */
-	const struct tls_cache *tls_cache;	/* saved TLS sessions, or NULL */
-	struct buf *report;	/* non-NULL (sendmail --check): greeting, EHLO and TLS lines added */
+	struct log_trace trace;	/* the -v transcript and the --check report (greeting, EHLO) */
 };
 
 struct smtp_session;
@@ -142,13 +149,43 @@ void smtp_ehlo_keyword(struct smtp_ext *e, const char *t, size_t n);
  * decided it (e.g. 535, 554 greeting), 0 for connection, TLS or protocol
  * trouble, with why->text saying what happened.
  */
-struct smtp_session *smtp_open(const struct smtp_config *cfg, struct smtp_reply *why);
+struct smtp_session *smtp_open(const struct smtp_params *cfg, struct smtp_reply *why);
 
 /* smtp_extensions - what the (last) EHLO announced */
 const struct smtp_ext *smtp_extensions(const struct smtp_session *s);
 
 /* smtp_peer - "host[address]:port" */
 const char *smtp_peer(const struct smtp_session *s);
+
+/* what follows a transaction on its session */
+enum smtp_then {
+	SMTP_THEN_DECIDE,	/* decide it now; whatever follows waits for its outcome */
+	SMTP_THEN_PIPELINE,	/* another may follow: leave it open (PIPELINING only; see smtp_send) */
+	SMTP_THEN_QUIT,		/* no transaction follows: QUIT goes with the data (PIPELINING only) */
+};
+
+/*
+ * The state of a transaction after smtp_send (or after the smtp_send or
+ * smtp_finish that decided it, when it was left open):
+ *
+ *   state             verdict    session
+ *   SMTP_TX_DECIDED   holds      usable
+ *   SMTP_TX_LOST      holds      lost: close it
+ *   SMTP_TX_OPEN      nothing    holds the transaction, undecided
+ *   SMTP_TX_UNTRIED   SMTP_TEMP  lost before the transaction's turn
+ */
+enum smtp_tx_state {
+	SMTP_TX_DECIDED,
+	SMTP_TX_LOST,
+	SMTP_TX_OPEN,
+	SMTP_TX_UNTRIED,
+};
+
+/* smtp_tx_state_name - "decided", "lost", "open", "untried" */
+const char *smtp_tx_state_name(enum smtp_tx_state st);
+
+/* smtp_tx_lost - the session is lost after the transaction (lost or untried) */
+bool smtp_tx_lost(enum smtp_tx_state st);
 
 struct smtp_message {
 	const char *sender;		/* "" for <> */
@@ -159,17 +196,14 @@ struct smtp_message {
 	const char *notify, *ret, *envid;	/* DSN, NULL when unset */
 	int data_fd;			/* canonical CRLF data from data_off to EOF */
 	off_t data_off;
-	bool last;			/* no transaction follows: QUIT goes with the data (PIPELINING only) */
-	bool more;			/* another may follow: leave this one open (never with last) */
+	enum smtp_then then;		/* what follows the transaction */
 };
 
 struct smtp_result {
 	struct smtp_reply *rcpt;	/* caller-allocated, nrcpt: each RCPT's reply */
 	struct smtp_reply tx;		/* MAIL, DATA or end-of-data reply that decided
 					 * the transaction; the final 250 on success */
-	bool session_lost;		/* the connection is no longer usable */
-	bool open;			/* undecided yet: see smtp_send, m->more */
-	bool untried;			/* never judged: the session died before its turn */
+	enum smtp_tx_state state;	/* see the table above */
 	enum smtp_verdict verdict;	/* once decided (not open): the transaction's verdict */
 };
 
@@ -184,7 +218,8 @@ struct smtp_result {
  * SMTP_PERM with res->tx saying why.
  *
  * Pipelining from one transaction into the next (PIPELINING offered, and
- * m->more): the transaction may be left open (res->open; the result
+ * m->then SMTP_THEN_PIPELINE): the transaction may be left open
+ * (res->state SMTP_TX_OPEN; the result
  * returned means nothing then), at the point where the next one's
  * commands can follow it: after the 354 to DATA (its data then goes out
  * in the next write), or with BDAT everything written and every reply
@@ -192,10 +227,10 @@ struct smtp_result {
  * they are until it is decided: by the next smtp_send that reaches the
  * wire (its data, then the new MAIL, RCPT and DATA or BDAT in one write;
  * then the open one's replies are read, then the new one's) or by
- * smtp_finish. When that happens res->open turns false and res->verdict
- * holds the outcome. If the session dies before the open one's replies
- * are in, the new transaction gets res->untried (and session_lost): no
- * reply to it was ever read, so it may be tried again on a new session as
+ * smtp_finish. When that happens res->state turns SMTP_TX_DECIDED (or
+ * SMTP_TX_LOST) and res->verdict holds the outcome. If the session dies
+ * before the open one's replies are in, the new transaction gets
+ * SMTP_TX_UNTRIED: no reply to it was ever read, so it may be tried again on a new session as
  * if never tried. A message refused before MAIL (check above) leaves the
  * open transaction open.
  */

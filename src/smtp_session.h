@@ -35,7 +35,7 @@ enum smtp_state {
 
 /*
  * smtp_hold - a transaction left open for the next one to be pipelined
- * behind it (smtp_message.more): m and res belong to the caller and live
+ * behind it (SMTP_THEN_PIPELINE): m and res belong to the caller and live
  * until it is decided. With DATA, its 354 is in and its data and end are
  * still to be written (data_due); with BDAT, everything is written and all
  * its replies are still to be read.
@@ -49,7 +49,7 @@ struct smtp_hold {
 
 struct smtp_session {
 	struct io *io;
-	struct smtp_config cfg;	/* secret set to NULL once AUTH is over */
+	struct smtp_params cfg;	/* secret set to NULL once AUTH is over */
 	struct smtp_ext ext;
 	enum smtp_state state;
 	bool lost;		/* connection broken, 421 seen, or data cut short */

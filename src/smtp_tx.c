@@ -115,7 +115,7 @@ static void end_empty(struct smtp_session *s)
 static enum smtp_verdict session_lost(struct smtp_result *res, const struct smtp_reply *why)
 {
 	res->tx = *why;
-	res->session_lost = true;
+	res->state = SMTP_TX_LOST;
 	return SMTP_TEMP;
 }
 
@@ -188,7 +188,7 @@ static int stream_data(struct smtp_session *s, const struct smtp_message *m, boo
 	}
 	int w = snprintf(note, sizeof note, "<%llu bytes of message data>", *total);
 	if (w > 0 && (size_t)w < sizeof note)
-		log_transcript('>', note, (size_t)w);
+		log_trace_call(&s->cfg.trace, LOG_TRACE_SENT, note, (size_t)w);
 	return 0;
 }
 
@@ -201,7 +201,7 @@ static int stream_data(struct smtp_session *s, const struct smtp_message *m, boo
  */
 static int quit_along(struct smtp_session *s, const struct smtp_message *m, struct smtp_reply *r)
 {
-	if (!m->last || !s->ext.pipelining)
+	if (m->then != SMTP_THEN_QUIT || !s->ext.pipelining)
 		return 0;
 	s->quit_sent = true;
 	return smtp_send_line(s, SMTP_ST_QUIT, "QUIT", 4, NULL, r);
@@ -212,7 +212,8 @@ static enum smtp_verdict get_end(struct smtp_session *s, struct smtp_result *res
 {
 	if (smtp_read_reply(s, SMTP_ST_END, &res->tx, NULL) < 0)
 		return session_lost(res, &res->tx);
-	res->session_lost = s->lost;
+	if (s->lost)
+		res->state = SMTP_TX_LOST;
 	return res->tx.code == 250 ? SMTP_OK : failed(&res->tx);
 }
 
@@ -325,7 +326,7 @@ static enum smtp_verdict hold(struct smtp_session *s, const struct smtp_message 
 			      struct smtp_result *res, bool chunked)
 {
 	s->open = (struct smtp_hold){ .m = m, .res = res, .chunked = chunked, .data_due = !chunked };
-	res->open = true;
+	res->state = SMTP_TX_OPEN;
 	return SMTP_OK;
 }
 
@@ -339,17 +340,17 @@ static int put_tail(struct smtp_session *s, struct smtp_reply *r)
 }
 
 /*
- * land - decide the open transaction: read its replies, or, when why is
+ * decide_open - decide the open transaction: read its replies, or, when why is
  * given, the session died before they came. 0, or -1 when the session is
  * lost (nothing behind it will ever be answered).
  */
-static int land(struct smtp_session *s, const struct smtp_reply *why)
+static int decide_open(struct smtp_session *s, const struct smtp_reply *why)
 {
 	struct smtp_hold o = s->open;
 	bool go = false;
 	enum smtp_verdict v;
 	s->open.m = NULL;
-	o.res->open = false;
+	o.res->state = SMTP_TX_DECIDED;
 	if (why != NULL)
 		v = session_lost(o.res, why);
 	else if (o.chunked)
@@ -365,8 +366,7 @@ static enum smtp_verdict untried(struct smtp_session *s, struct smtp_result *res
 {
 	smtp_set_text(&res->tx, "not attempted: the session with %s was lost before its turn",
 		      io_peer(s->io));
-	res->session_lost = true;
-	res->untried = true;
+	res->state = SMTP_TX_UNTRIED;
 	return SMTP_TEMP;
 }
 
@@ -374,7 +374,7 @@ static enum smtp_verdict untried(struct smtp_session *s, struct smtp_result *res
  * pipelined - the open transaction's data (if it still owes it), then
  * MAIL, every RCPT and DATA (or "BDAT n LAST" and the data itself), in one
  * write; then the open transaction's replies and this one's, in order.
- * With m->more, m's transaction is left open at the point where the next
+ * With SMTP_THEN_PIPELINE, m's transaction is left open at the point where the next
  * one's commands can follow it: after its 354 (DATA), or (BDAT) with all
  * its replies still to read. *go: DATA got its 354 and the data is to
  * follow now.
@@ -389,19 +389,36 @@ static enum smtp_verdict pipelined(struct smtp_session *s, const struct smtp_mes
 		e = -1;
 		s->lost = true;	/* what of m is queued is unknown: no way on */
 	}
-	if (e == 0 && bdat && !m->more)
+	bool more = m->then == SMTP_THEN_PIPELINE;
+	if (e == 0 && bdat && !more)
 		e = quit_along(s, m, &why);
-	if (e == 0 && bdat && m->more && !behind)
+	if (e == 0 && bdat && more && !behind)
 		return hold(s, m, res, true);	/* written; flushed behind the next one */
 	if (e == 0)
 		e = smtp_flush(s, &why);
-	if (behind && land(s, e < 0 ? &why : NULL) < 0)
+	if (behind && decide_open(s, e < 0 ? &why : NULL) < 0)
 		return untried(s, res);
 	if (e < 0)
 		return session_lost(res, &why);
-	if (bdat && m->more)
+	if (bdat && more)
 		return hold(s, m, res, true);
 	return get_envelope(s, m, bdat, res, go);
+}
+
+/* smtp_tx_state_name - the state's name, for traces and test reports */
+const char *smtp_tx_state_name(enum smtp_tx_state st)
+{
+	static const char *const names[] = {
+		[SMTP_TX_DECIDED] = "decided", [SMTP_TX_LOST] = "lost",
+		[SMTP_TX_OPEN] = "open", [SMTP_TX_UNTRIED] = "untried",
+	};
+	return (unsigned)st < sizeof names / sizeof names[0] ? names[st] : "?";
+}
+
+/* smtp_tx_lost - lost and untried both leave the session unusable */
+bool smtp_tx_lost(enum smtp_tx_state st)
+{
+	return st == SMTP_TX_LOST || st == SMTP_TX_UNTRIED;
 }
 
 /* decided - the transaction's verdict, kept in res too */
@@ -417,21 +434,21 @@ enum smtp_verdict smtp_send(struct smtp_session *s, const struct smtp_message *m
 {
 	bool go = false;
 	memset(&res->tx, 0, sizeof res->tx);
-	res->session_lost = res->open = res->untried = false;
+	res->state = SMTP_TX_DECIDED;
 	for (size_t i = 0; i < m->nrcpt; i++)
 		smtp_set_text(&res->rcpt[i], "not attempted");
 	if (s->lost) {
 		smtp_set_text(&res->tx, "the session with %s was lost", io_peer(s->io));
-		res->session_lost = true;
+		res->state = SMTP_TX_LOST;
 		return decided(res, SMTP_TEMP);
 	}
 	if (check_message(s, m, &res->tx) < 0)
 		return decided(res, SMTP_PERM);	/* nothing sent: an open transaction stays open */
 	enum smtp_verdict v = s->ext.pipelining ? pipelined(s, m, res, &go)
 						: envelope_serial(s, m, res, &go);
-	if (res->open)
+	if (res->state == SMTP_TX_OPEN)
 		return v;
-	if (go && m->more && s->ext.pipelining)
+	if (go && m->then == SMTP_THEN_PIPELINE && s->ext.pipelining)
 		return hold(s, m, res, false);	/* the data goes with the next one's envelope */
 	if (go)
 		v = send_data(s, m, res);
@@ -448,7 +465,7 @@ enum smtp_verdict smtp_finish(struct smtp_session *s)
 	int e = put_tail(s, &why);
 	if (e == 0)
 		e = smtp_flush(s, &why);
-	(void)land(s, e < 0 ? &why : NULL);
+	(void)decide_open(s, e < 0 ? &why : NULL);
 	return res->verdict;
 }
 

@@ -19,12 +19,12 @@
 #include <openssl/x509v3.h>
 
 #include "crypto.h"
-#include "io.h"
 #include "log.h"
 #include "tlssess.h"
 
 #define TLS_ERR_MAX 256
 #define TLS_PIN_LEN 64
+#define TLS_REPORT_MAX (256 * 1024)	/* one handshake's report: protocol, chain, verdict */
 /* a fixed type number for our socket BIO; BIO_get_new_index would use up a global table */
 #define TLS_BIO_TYPE ((BIO_TYPE_START + 77) | BIO_TYPE_SOURCE_SINK)
 
@@ -39,7 +39,7 @@ struct tls {
 	SSL *ssl;
 	BIO_METHOD *bio_method;
 	const struct tls_cache *cache;
-	struct buf *report;		/* sendmail --check: tls_report after the handshake */
+	struct log_trace trace;		/* sendmail --check: tls_report after the handshake */
 	char *ca_file;			/* tls_ca_file; NULL: the system's store */
 	char pin[TLS_PIN_LEN + 1];	/* "" when no pin */
 	char key[TLS_KEY_MAX];		/* session cache key, "" without a cache */
@@ -254,7 +254,7 @@ static int verify_chain(X509_STORE_CTX *x, void *arg)
 }
 
 /* check_ca_file - a missing or unreadable tls_ca_file fails before any byte is sent */
-static int check_ca_file(struct tls *t, const struct io_tls *cfg, char *err, size_t errlen)
+static int check_ca_file(struct tls *t, const struct tls_settings *cfg, char *err, size_t errlen)
 {
 	if (cfg->ca_file == NULL || cfg->ca_file[0] == '\0')
 		return 0;
@@ -274,7 +274,7 @@ static int check_ca_file(struct tls *t, const struct io_tls *cfg, char *err, siz
 }
 
 /* load_client_cert - certificate chain and key for client authentication */
-static int load_client_cert(struct tls *t, const struct io_tls *cfg, char *err, size_t errlen)
+static int load_client_cert(struct tls *t, const struct tls_settings *cfg, char *err, size_t errlen)
 {
 	char tmp[256];
 	const char *key = cfg->key_file != NULL && cfg->key_file[0] != '\0' ? cfg->key_file
@@ -298,7 +298,7 @@ static int load_client_cert(struct tls *t, const struct io_tls *cfg, char *err, 
 }
 
 /* setup_ctx - the context: protocol floor, trust, client certificate, session callback */
-static int setup_ctx(struct tls *t, const struct io_tls *cfg, char *err, size_t errlen)
+static int setup_ctx(struct tls *t, const struct tls_settings *cfg, char *err, size_t errlen)
 {
 	t->ctx = SSL_CTX_new(TLS_client_method());
 	if (t->ctx == NULL) {
@@ -379,7 +379,7 @@ static int setup_ssl(struct tls *t, const char *fqdn, char *err, size_t errlen)
 }
 
 /* tls_new - context and connection for one socket */
-struct tls *tls_new(int fd, const struct io_tls *cfg, const char *host, unsigned port,
+struct tls *tls_new(int fd, const struct tls_settings *cfg, const char *host, unsigned port,
 		    char *err, size_t errlen)
 {
 	if (cfg == NULL || host == NULL) {
@@ -394,7 +394,7 @@ struct tls *tls_new(int fd, const struct io_tls *cfg, const char *host, unsigned
 	t->fd = fd;
 	t->verify = cfg->verify;
 	t->cache = cfg->cache;
-	t->report = cfg->report;
+	t->trace = cfg->trace;
 	const char *name = cfg->servername != NULL && cfg->servername[0] != '\0'
 				   ? cfg->servername : host;
 	crypto_init();
@@ -470,6 +470,18 @@ static enum tls_result handshake_failure(struct tls *t, int code)
 	return TLS_FAIL;
 }
 
+/* trace_report - tls_report to the trace, when there is one */
+static void trace_report(struct tls *t)
+{
+	struct buf out;
+	if (t->trace.fn == NULL)
+		return;
+	buf_init(&out, TLS_REPORT_MAX);
+	tls_report(t, &out);
+	t->trace.fn(t->trace.ctx, LOG_TRACE_REPORT, buf_cstr(&out), out.len);
+	buf_free(&out);
+}
+
 /* tls_handshake - one step of SSL_connect, then the pin */
 enum tls_result tls_handshake(struct tls *t)
 {
@@ -483,13 +495,11 @@ enum tls_result tls_handshake(struct tls *t)
 		if (code == SSL_ERROR_WANT_WRITE)
 			return TLS_WANT_WRITE;
 		enum tls_result f = handshake_failure(t, code);
-		if (t->report != NULL)
-			tls_report(t, t->report);
+		trace_report(t);
 		return f;
 	}
 	t->established = true;
-	if (t->report != NULL)
-		tls_report(t, t->report);
+	trace_report(t);
 	if (t->pin[0] != '\0' && check_pin(t) < 0)
 		return TLS_FAIL;
 	return TLS_DONE;
@@ -577,7 +587,7 @@ static int add_field(struct buf *b, const char *s)
 }
 
 /* tls_session_key - hash of everything that decides whom a session may be reused with */
-int tls_session_key(const struct io_tls *cfg, const char *host, unsigned port,
+int tls_session_key(const struct tls_settings *cfg, const char *host, unsigned port,
 		    char key[TLS_KEY_MAX])
 {
 	struct buf in, hex;

@@ -7,7 +7,7 @@
  * absorbed by tls_read like any other record, so they never stall a
  * reader.
  *
- * Settings (struct io_tls in io.h): TLS 1.2 minimum, or 1.3 with
+ * Settings (struct tls_settings): TLS 1.2 minimum, or 1.3 with
  * min_version "1.3"; OpenSSL's cipher list and TLS 1.3 suites unless
  * ciphers / ciphersuites replace them. Certificate checks: with
  * verify, the chain against ca_file or the system store and the host name
@@ -29,9 +29,25 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "log.h"
 
-struct io_tls;
 struct tls;
+struct tls_cache;
+
+/* tls_settings - one connection's TLS settings, prepared from [smarthost] tls_* */
+struct tls_settings {
+	const char *servername;	/* SNI and the name the certificate must match; NULL: the host connected to */
+	bool verify;		/* chain + host name, by OpenSSL */
+	const char *ca_file;	/* NULL: the system trust store */
+	const char *fingerprint;	/* NULL or 64 hex digits (colons allowed): SHA-256 of the leaf cert's DER */
+	const char *cert_file;	/* NULL or client certificate (PEM) */
+	const char *key_file;	/* NULL: the key is in cert_file */
+	const struct tls_cache *cache;	/* NULL: no session resumption */
+	const char *min_version;	/* NULL or "1.2": TLS 1.2; "1.3": TLS 1.3 only */
+	const char *ciphers;		/* NULL: OpenSSL's default TLS 1.2 cipher list */
+	const char *ciphersuites;	/* NULL: OpenSSL's default TLS 1.3 suites */
+	struct log_trace trace;	/* sendmail --check: tls_report's lines after the handshake; fn NULL: none */
+};
 
 enum tls_result {
 	TLS_DONE,	/* the step completed */
@@ -62,7 +78,7 @@ struct tls_cache {
  * err set when the settings cannot be loaded (CA file, client
  * certificate or key, a malformed fingerprint).
  */
-struct tls *tls_new(int fd, const struct io_tls *cfg, const char *host, unsigned port,
+struct tls *tls_new(int fd, const struct tls_settings *cfg, const char *host, unsigned port,
 		    char *err, size_t errlen);
 
 /*
@@ -89,9 +105,9 @@ const char *tls_describe(struct tls *t);
 
 /*
  * tls_session_key - the cache key for these settings: hex SHA-256 of
- * host, port and every io_tls field that affects trust. 0/-1.
+ * host, port and every tls_settings field that affects trust. 0/-1.
  */
-int tls_session_key(const struct io_tls *cfg, const char *host, unsigned port,
+int tls_session_key(const struct tls_settings *cfg, const char *host, unsigned port,
 		    char key[TLS_KEY_MAX]);
 
 /*

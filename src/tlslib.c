@@ -60,7 +60,7 @@ static const struct tlslib_table *table(char *err, size_t errlen)
 }
 
 /* tls_new - tls.c's, in the library, opened now if need be */
-struct tls *tls_new(int fd, const struct io_tls *cfg, const char *host, unsigned port,
+struct tls *tls_new(int fd, const struct tls_settings *cfg, const char *host, unsigned port,
 		    char *err, size_t errlen)
 {
 	const struct tlslib_table *t = table(err, errlen);

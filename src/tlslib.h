@@ -25,7 +25,7 @@
 #include "tls.h"
 
 #define TLSLIB_SYMBOL "relaymail_tls_table"
-#define TLSLIB_VERSION 2	/* raised whenever struct tlslib_table changes */
+#define TLSLIB_VERSION 2	/* raised whenever struct tlslib_table or a type it passes changes */
 
 struct tlslib_table {
 	unsigned version;	/* TLSLIB_VERSION of the library's build */

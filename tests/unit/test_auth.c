@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "crypto.h"
+#include "row_label.h"
 
 /* b64 - base64 of a raw response, as a C string in out */
 static void b64(const struct buf *raw, struct buf *out)
@@ -176,6 +177,7 @@ static void test_scram_failures(void **state)
 		{ RFC7677_FIRST, "x=1", -1 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_scram_failures: cases[%zu]", i);
 		struct auth_client c;
 		struct buf out;
 		buf_init(&out, 4096);
@@ -196,6 +198,7 @@ static void test_scram_failures(void **state)
 		auth_client_wipe(&c);
 		buf_free(&out);
 	}
+	row_label_done();
 }
 
 /* test_scram_final_in_235 - server-final carried by the 235 itself */
@@ -232,6 +235,7 @@ static void test_unexpected_rounds(void **state)
 		{ CONF_MECH_XOAUTH2, 2, true },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_unexpected_rounds: cases[%zu]", i);
 		struct auth_client c;
 		struct buf out;
 		buf_init(&out, 4096);
@@ -250,6 +254,7 @@ static void test_unexpected_rounds(void **state)
 		auth_client_wipe(&c);
 		buf_wipe(&out);
 	}
+	row_label_done();
 }
 
 #define B(m) (1u << CONF_MECH_##m)
@@ -271,9 +276,12 @@ static void test_parse_offer(void **state)
 		{ "", 0 },
 		{ "PLAINX LOGI", 0 },
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_parse_offer: cases[%zu]", i);
 		assert_int_equal(auth_parse_offer(cases[i].list, strlen(cases[i].list)),
 				 cases[i].mask);
+	}
+	row_label_done();
 }
 
 /* test_choose - offered set x TLS x configured -> chosen (or refused) */
@@ -302,6 +310,7 @@ static void test_choose(void **state)
 		{ CONF_MECH_NONE, B(PLAIN), NULL },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_choose: cases[%zu]", i);
 		char err[160] = "";
 		const struct auth_mech *m = auth_choose(cases[i].wanted, cases[i].offered, err,
 							sizeof err);
@@ -313,6 +322,7 @@ static void test_choose(void **state)
 			assert_string_equal(m->name, cases[i].chosen);
 		}
 	}
+	row_label_done();
 }
 
 /* test_choose_errors - the refusal names the mechanism or the reason */
@@ -421,6 +431,7 @@ static void test_run(void **state)
 		  { "AUTH LOGIN", "<redacted>" }, AUTH_LOST },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_run: cases[%zu]", i);
 		struct fake_wire f = { .codes = cases[i].codes, .texts = cases[i].texts };
 		struct auth_wire w = { &f, fake_send, fake_reply };
 		struct auth_client c;
@@ -441,25 +452,26 @@ static void test_run(void **state)
 		}
 		auth_client_wipe(&c);
 	}
+	row_label_done();
 }
 
 /* main - run the table tests */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_plain),
-		cmocka_unit_test(test_login_seed),
-		cmocka_unit_test(test_cram_md5),
-		cmocka_unit_test(test_xoauth2),
-		cmocka_unit_test(test_oauthbearer),
-		cmocka_unit_test(test_scram_rfc7677),
-		cmocka_unit_test(test_scram_failures),
-		cmocka_unit_test(test_scram_final_in_235),
-		cmocka_unit_test(test_unexpected_rounds),
-		cmocka_unit_test(test_parse_offer),
-		cmocka_unit_test(test_choose),
-		cmocka_unit_test(test_choose_errors),
-		cmocka_unit_test(test_run),
+		cmocka_unit_test_teardown(test_plain, row_label_report),
+		cmocka_unit_test_teardown(test_login_seed, row_label_report),
+		cmocka_unit_test_teardown(test_cram_md5, row_label_report),
+		cmocka_unit_test_teardown(test_xoauth2, row_label_report),
+		cmocka_unit_test_teardown(test_oauthbearer, row_label_report),
+		cmocka_unit_test_teardown(test_scram_rfc7677, row_label_report),
+		cmocka_unit_test_teardown(test_scram_failures, row_label_report),
+		cmocka_unit_test_teardown(test_scram_final_in_235, row_label_report),
+		cmocka_unit_test_teardown(test_unexpected_rounds, row_label_report),
+		cmocka_unit_test_teardown(test_parse_offer, row_label_report),
+		cmocka_unit_test_teardown(test_choose, row_label_report),
+		cmocka_unit_test_teardown(test_choose_errors, row_label_report),
+		cmocka_unit_test_teardown(test_run, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

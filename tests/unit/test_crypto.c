@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "crypto.h"
+#include "row_label.h"
 
 #define X10(s) s s s s s s s s s s
 
@@ -64,12 +65,14 @@ static void test_base64_encode(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof b64_cases / sizeof b64_cases[0]; i++) {
+		row_label("test_base64_encode: b64_cases[%zu]", i);
 		struct buf out;
 		buf_init(&out, 1024);
 		assert_int_equal(crypto_base64_encode(b64_cases[i].plain, b64_cases[i].len, &out), 0);
 		assert_string_equal(buf_cstr(&out), b64_cases[i].encoded);
 		buf_free(&out);
 	}
+	row_label_done();
 }
 
 /* test_base64_decode - every vector decodes to the exact bytes and length */
@@ -77,6 +80,7 @@ static void test_base64_decode(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof b64_cases / sizeof b64_cases[0]; i++) {
+		row_label("test_base64_decode: b64_cases[%zu]", i);
 		struct buf out;
 		buf_init(&out, 1024);
 		const char *e = b64_cases[i].encoded;
@@ -86,6 +90,7 @@ static void test_base64_decode(void **state)
 			assert_memory_equal(out.data, b64_cases[i].plain, out.len);
 		buf_free(&out);
 	}
+	row_label_done();
 }
 
 static const struct {
@@ -118,6 +123,7 @@ static void test_base64_malformed(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof b64_bad / sizeof b64_bad[0]; i++) {
+		row_label("test_base64_malformed: b64_bad[%zu]", i);
 		struct buf out;
 		buf_init(&out, 1024);
 		assert_int_equal(buf_puts(&out, "keep"), 0);
@@ -126,6 +132,7 @@ static void test_base64_malformed(void **state)
 		assert_string_equal(buf_cstr(&out), "keep");
 		buf_free(&out);
 	}
+	row_label_done();
 }
 
 /* test_base64_limits - a result beyond the buffer's maximum fails whole */
@@ -188,12 +195,14 @@ static void test_hex(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof hex_cases / sizeof hex_cases[0]; i++) {
+		row_label("test_hex: hex_cases[%zu]", i);
 		struct buf out;
 		buf_init(&out, 64);
 		to_hex((const unsigned char *)hex_cases[i].in, hex_cases[i].len, &out);
 		assert_string_equal(buf_cstr(&out), hex_cases[i].hex);
 		buf_free(&out);
 	}
+	row_label_done();
 	struct buf small;
 	buf_init(&small, 3);
 	assert_int_equal(crypto_hex("ab", 2, &small), -1);
@@ -243,6 +252,7 @@ static void test_hmac(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof hmac_cases / sizeof hmac_cases[0]; i++) {
+		row_label("test_hmac: hmac_cases[%zu]", i);
 		unsigned char key[128], msg[128], mac[CRYPTO_HMAC_MAX];
 		size_t keylen = unhex(hmac_cases[i].key_hex, key, sizeof key);
 		size_t msglen;
@@ -261,6 +271,7 @@ static void test_hmac(void **state)
 		assert_string_equal(buf_cstr(&out), hmac_cases[i].mac);
 		buf_free(&out);
 	}
+	row_label_done();
 	unsigned char mac[CRYPTO_HMAC_MAX];
 	size_t maclen = 0;
 	assert_int_equal(crypto_hmac("md4", "k", 1, "m", 1, mac, &maclen), -1);
@@ -308,6 +319,7 @@ static void test_sha256(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof sha_cases / sizeof sha_cases[0]; i++) {
+		row_label("test_sha256: sha_cases[%zu]", i);
 		unsigned char d[32];
 		struct buf out;
 		buf_init(&out, 128);
@@ -316,6 +328,7 @@ static void test_sha256(void **state)
 		assert_string_equal(buf_cstr(&out), sha_cases[i].digest);
 		buf_free(&out);
 	}
+	row_label_done();
 }
 
 static const struct {
@@ -344,6 +357,7 @@ static void test_pbkdf2(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof pbkdf2_cases / sizeof pbkdf2_cases[0]; i++) {
+		row_label("test_pbkdf2: pbkdf2_cases[%zu]", i);
 		unsigned char dk[64];
 		struct buf out;
 		buf_init(&out, 256);
@@ -356,6 +370,7 @@ static void test_pbkdf2(void **state)
 		assert_string_equal(buf_cstr(&out), pbkdf2_cases[i].dk);
 		buf_free(&out);
 	}
+	row_label_done();
 	unsigned char dk[32];
 	assert_int_equal(crypto_pbkdf2_sha256("p", 1, "s", 1, 0, dk, sizeof dk), -1);
 	assert_int_equal(crypto_pbkdf2_sha256("p", 1, "s", 1, 1, dk, 0), -1);
@@ -378,17 +393,17 @@ static void test_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_base64_encode),
-		cmocka_unit_test(test_base64_decode),
-		cmocka_unit_test(test_base64_malformed),
-		cmocka_unit_test(test_base64_limits),
-		cmocka_unit_test(test_base64_long),
-		cmocka_unit_test(test_hex),
-		cmocka_unit_test(test_hmac),
-		cmocka_unit_test(test_cram_md5_answer),
-		cmocka_unit_test(test_sha256),
-		cmocka_unit_test(test_pbkdf2),
-		cmocka_unit_test(test_random),
+		cmocka_unit_test_teardown(test_base64_encode, row_label_report),
+		cmocka_unit_test_teardown(test_base64_decode, row_label_report),
+		cmocka_unit_test_teardown(test_base64_malformed, row_label_report),
+		cmocka_unit_test_teardown(test_base64_limits, row_label_report),
+		cmocka_unit_test_teardown(test_base64_long, row_label_report),
+		cmocka_unit_test_teardown(test_hex, row_label_report),
+		cmocka_unit_test_teardown(test_hmac, row_label_report),
+		cmocka_unit_test_teardown(test_cram_md5_answer, row_label_report),
+		cmocka_unit_test_teardown(test_sha256, row_label_report),
+		cmocka_unit_test_teardown(test_pbkdf2, row_label_report),
+		cmocka_unit_test_teardown(test_random, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "envelope.h"
+#include "row_label.h"
 
 static const char aliases_text[] =
 	"# /etc/aliases for the tests\n"
@@ -71,6 +72,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
+	(void)row_label_report(state);
 	unlink(f->path);
 	free(f);
 	return 0;
@@ -119,12 +121,14 @@ static void test_check(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		row_label("test_check: cases[%zu]", i);
 		err[0] = '\0';
 		int r = envelope_check_addr(cases[i].addr, cases[i].null_ok, err, sizeof(err));
 		if (cases[i].err == NULL ? r != 0 : r != -1 || strcmp(err, cases[i].err) != 0)
 			fail_msg("check case %zu: %d \"%s\", want \"%s\"", i, r, err,
 				 cases[i].err ? cases[i].err : "(accepted)");
 	}
+	row_label_done();
 }
 
 /* test_check_bytes - a NUL is named; length limits at 254 */
@@ -163,11 +167,13 @@ static void test_complete(void **state)
 		{ "\"a@b\"", "\"a@b\"@example.com" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		row_label("test_complete: cases[%zu]", i);
 		char *got = envelope_complete(&f->c, cases[i].in);
 		assert_non_null(got);
 		assert_string_equal(got, cases[i].want);
 		free(got);
 	}
+	row_label_done();
 }
 
 /* test_sender - the null sender, angle brackets, completion, refusals */
@@ -192,6 +198,7 @@ static void test_sender(void **state)
 		{ "< >", NULL, "address contains white space" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		row_label("test_sender: cases[%zu]", i);
 		struct envelope e;
 		char err[256] = "";
 		envelope_init(&e, &f->c);
@@ -205,6 +212,7 @@ static void test_sender(void **state)
 		}
 		envelope_free(&e);
 	}
+	row_label_done();
 }
 
 /* join - the recipients of e separated by '|' */
@@ -426,8 +434,8 @@ static void test_expand(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_check),
-		cmocka_unit_test(test_check_bytes),
+		cmocka_unit_test_teardown(test_check, row_label_report),
+		cmocka_unit_test_teardown(test_check_bytes, row_label_report),
 		cmocka_unit_test_setup_teardown(test_complete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sender, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_aliases, setup, teardown),

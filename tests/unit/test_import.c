@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "import_parse.h"
+#include "row_label.h"
 
 enum format { MSMTP, SSMTP, SSMTP_REV, NULLMAILER, DMA, DMA_AUTH, POSTFIX, POSTFIX_SASL };
 
@@ -197,16 +198,22 @@ static void check(const struct import_case *c, size_t i, const char *host)
 static void test_parsers(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_parsers: cases[%zu]", i);
 		check(&cases[i], i, NULL);
+	}
+	row_label_done();
 }
 
 /* test_aux_files - dma's auth.conf and Postfix's SASL password file, for mail.example.com */
 static void test_aux_files(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof aux_cases / sizeof aux_cases[0]; i++)
+	for (size_t i = 0; i < sizeof aux_cases / sizeof aux_cases[0]; i++) {
+		row_label("test_aux_files: aux_cases[%zu]", i);
 		check(&aux_cases[i], i, "mail.example.com");
+	}
+	row_label_done();
 }
 
 /* test_no_secret_in_notes - a password never reaches the notes or the error */
@@ -220,6 +227,7 @@ static void test_no_secret_in_notes(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++) {
+		row_label("test_no_secret_in_notes: secrets[%zu]", i);
 		struct import im;
 		import_init(&im, NULL);
 		snprintf(im.host, sizeof im.host, "mail.example.com");
@@ -228,6 +236,7 @@ static void test_no_secret_in_notes(void **state)
 		assert_null(strstr(im.error, "TOPSECRET"));
 		import_free(&im);
 	}
+	row_label_done();
 }
 
 /* test_helpers - host:port forms, booleans, over-long values */
@@ -241,6 +250,7 @@ static void test_helpers(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof hp / sizeof hp[0]; i++) {
+		row_label("test_helpers: hp[%zu]", i);
 		struct import im;
 		import_init(&im, NULL);
 		assert_int_equal(import_host_port(&im, "t", hp[i].in), hp[i].rc);
@@ -250,6 +260,7 @@ static void test_helpers(void **state)
 		}
 		import_free(&im);
 	}
+	row_label_done();
 	assert_int_equal(import_yes("YES"), 1);
 	assert_int_equal(import_yes("off"), 0);
 	assert_int_equal(import_yes("maybe"), -1);
@@ -266,10 +277,10 @@ static void test_helpers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parsers),
-		cmocka_unit_test(test_aux_files),
-		cmocka_unit_test(test_no_secret_in_notes),
-		cmocka_unit_test(test_helpers),
+		cmocka_unit_test_teardown(test_parsers, row_label_report),
+		cmocka_unit_test_teardown(test_aux_files, row_label_report),
+		cmocka_unit_test_teardown(test_no_secret_in_notes, row_label_report),
+		cmocka_unit_test_teardown(test_helpers, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@
 #include "tls.h"
 
 #include "crypto.h"
+#include "row_label.h"
 
 #define MAX_CHUNKS 6
 #define MAX_LINES 6
@@ -115,6 +116,7 @@ static void test_line_splitting(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof split_cases / sizeof split_cases[0]; i++) {
+		row_label("test_line_splitting: split_cases[%zu]", i);
 		int peer;
 		pid_t pid;
 		size_t nchunks = 0;
@@ -136,6 +138,7 @@ static void test_line_splitting(void **state)
 		io_close(io);
 		reap(pid);
 	}
+	row_label_done();
 }
 
 static const struct {
@@ -157,6 +160,7 @@ static void test_line_limit(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof length_cases / sizeof length_cases[0]; i++) {
+		row_label("test_line_limit: length_cases[%zu]", i);
 		int peer;
 		pid_t pid;
 		size_t len = length_cases[i].len;
@@ -193,6 +197,7 @@ static void test_line_limit(void **state)
 		io_close(io);
 		reap(pid);
 	}
+	row_label_done();
 }
 
 /* test_timeout - a silent server: -1 after about the deadline, with the reason */
@@ -256,7 +261,7 @@ static void test_pending(void **state)
 	assert_int_equal(io_read_line(io, &line), 1);
 	assert_string_equal(buf_cstr(&line), "220 go ahead");
 	assert_int_equal(io_pending(io), 14);
-	struct io_tls t = {.servername = "localhost", .verify = true};
+	struct tls_settings t = {.servername = "localhost", .verify = true};
 	assert_int_equal(io_start_tls(io, &t), -1);
 	assert_non_null(strstr(io_error(io), "ahead of the handshake"));
 	assert_false(io_is_tls(io));
@@ -375,6 +380,7 @@ static void test_connect(void **state)
 		{AF_INET6, "::1", "::1"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_connect: cases[%zu]", i);
 		unsigned port;
 		int lfd = listener(cases[i].family, &port);
 		if (lfd < 0 && cases[i].family == AF_INET6)
@@ -399,6 +405,7 @@ static void test_connect(void **state)
 		close(c);
 		close(lfd);
 	}
+	row_label_done();
 }
 
 /* test_connect_refused - the error names host, address, port and reason */
@@ -426,7 +433,7 @@ static void test_tls_config_errors(void **state)
 {
 	(void)state;
 	static const struct {
-		struct io_tls t;
+		struct tls_settings t;
 		const char *error;
 	} cases[] = {
 		{{.servername = "localhost", .fingerprint = "abcd"},
@@ -440,6 +447,7 @@ static void test_tls_config_errors(void **state)
 		 "TLS: cannot load client certificate /nonexistent/c.pem"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_tls_config_errors: cases[%zu]", i);
 		int peer;
 		struct io *io = pair(&peer, 5);
 		assert_int_equal(io_start_tls(io, &cases[i].t), -1);
@@ -450,6 +458,7 @@ static void test_tls_config_errors(void **state)
 		io_close(io);
 		close(peer);
 	}
+	row_label_done();
 }
 
 /* test_tls_handshake_eof - a server that hangs up mid-handshake is a clean failure */
@@ -464,7 +473,7 @@ static void test_tls_handshake_eof(void **state)
 		ssize_t k = read(peer, b, sizeof b);	/* the ClientHello */
 		_exit(k > 0 ? 0 : 1);
 	}
-	struct io_tls t = {.servername = "localhost", .verify = false};
+	struct tls_settings t = {.servername = "localhost", .verify = false};
 	assert_int_equal(io_start_tls(io, &t), -1);
 	assert_non_null(strstr(io_error(io), "TLS handshake failed"));
 	io_close(io);
@@ -477,7 +486,7 @@ static void test_tls_handshake_timeout(void **state)
 	(void)state;
 	int peer;
 	struct io *io = pair(&peer, 1);
-	struct io_tls t = {.servername = "localhost"};
+	struct tls_settings t = {.servername = "localhost"};
 	assert_int_equal(io_start_tls(io, &t), -1);
 	assert_string_equal(io_error(io), "timeout after 1s in the TLS handshake");
 	io_close(io);
@@ -488,13 +497,13 @@ static void test_tls_handshake_timeout(void **state)
 static void test_session_key(void **state)
 {
 	(void)state;
-	struct io_tls base = {.servername = "mx.example.com", .verify = true};
+	struct tls_settings base = {.servername = "mx.example.com", .verify = true};
 	char k0[TLS_KEY_MAX], k[TLS_KEY_MAX];
 	assert_int_equal(tls_session_key(&base, "mx.example.com", 587, k0), 0);
 	assert_int_equal(strlen(k0), 64);
 	assert_int_equal(tls_session_key(&base, "mx.example.com", 587, k), 0);
 	assert_string_equal(k, k0);
-	struct io_tls v[] = {
+	struct tls_settings v[] = {
 		{.servername = "mx.example.com", .verify = false},
 		{.servername = "mx.example.org", .verify = true},
 		{.servername = "mx.example.com", .verify = true, .ca_file = "/etc/ca.pem"},
@@ -502,9 +511,11 @@ static void test_session_key(void **state)
 		{.servername = "mx.example.com", .verify = true, .cert_file = "c.pem"},
 	};
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		row_label("test_session_key: v[%zu]", i);
 		assert_int_equal(tls_session_key(&v[i], "mx.example.com", 587, k), 0);
 		assert_string_not_equal(k, k0);
 	}
+	row_label_done();
 	assert_int_equal(tls_session_key(&base, "mx.example.com", 465, k), 0);
 	assert_string_not_equal(k, k0);
 }
@@ -673,6 +684,7 @@ static int tls_setup(void **state)
 static int tls_teardown(void **state)
 {
 	struct tls_fixture *f = *state;
+	(void)row_label_report(state);
 	for (size_t i = 0; i < 7; i++)
 		unlink(f->path[i]);
 	rmdir(f->dir);
@@ -740,6 +752,7 @@ static void test_tls_verify(void **state)
 {
 	const struct tls_fixture *f = *state;
 	for (size_t i = 0; i < sizeof tls_cases / sizeof tls_cases[0]; i++) {
+		row_label("test_tls_verify: tls_cases[%zu]", i);
 		int sv[2];
 		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 		pid_t pid = tls_server(f, sv[1], tls_cases[i].cert,
@@ -748,7 +761,7 @@ static void test_tls_verify(void **state)
 		struct io *io = io_from_fd(sv[0], "localhost", 10);
 		assert_non_null(io);
 		const char *pin = tls_cases[i].pin;
-		struct io_tls t = {
+		struct tls_settings t = {
 			.servername = tls_cases[i].servername,
 			.verify = tls_cases[i].verify,
 			.ca_file = tls_cases[i].ca >= 0 ? f->path[tls_cases[i].ca] : NULL,
@@ -778,24 +791,25 @@ static void test_tls_verify(void **state)
 		io_close(io);
 		waitpid(pid, NULL, 0);
 	}
+	row_label_done();
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_line_splitting),
-		cmocka_unit_test(test_line_limit),
-		cmocka_unit_test(test_timeout),
-		cmocka_unit_test(test_peer_close),
-		cmocka_unit_test(test_pending),
-		cmocka_unit_test(test_write_buffering),
-		cmocka_unit_test(test_write_large),
-		cmocka_unit_test(test_connect),
-		cmocka_unit_test(test_connect_refused),
-		cmocka_unit_test(test_tls_config_errors),
-		cmocka_unit_test(test_tls_handshake_eof),
-		cmocka_unit_test(test_tls_handshake_timeout),
-		cmocka_unit_test(test_session_key),
+		cmocka_unit_test_teardown(test_line_splitting, row_label_report),
+		cmocka_unit_test_teardown(test_line_limit, row_label_report),
+		cmocka_unit_test_teardown(test_timeout, row_label_report),
+		cmocka_unit_test_teardown(test_peer_close, row_label_report),
+		cmocka_unit_test_teardown(test_pending, row_label_report),
+		cmocka_unit_test_teardown(test_write_buffering, row_label_report),
+		cmocka_unit_test_teardown(test_write_large, row_label_report),
+		cmocka_unit_test_teardown(test_connect, row_label_report),
+		cmocka_unit_test_teardown(test_connect_refused, row_label_report),
+		cmocka_unit_test_teardown(test_tls_config_errors, row_label_report),
+		cmocka_unit_test_teardown(test_tls_handshake_eof, row_label_report),
+		cmocka_unit_test_teardown(test_tls_handshake_timeout, row_label_report),
+		cmocka_unit_test_teardown(test_session_key, row_label_report),
 		cmocka_unit_test_setup_teardown(test_tls_verify, tls_setup, tls_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -197,7 +197,7 @@ static void test_line_endings(void **state)
 	static const size_t chunks[] = { 1, 2, 3, 5, 4096 };
 	for (size_t i = 0; i < sizeof io_cases / sizeof io_cases[0]; i++) {
 		const struct io_case *c = &io_cases[i];
-		row_label("line_endings", i, c->in, c->inlen);
+		row_label_bytes("line_endings", i, c->in, c->inlen);
 		for (size_t k = 0; k < sizeof chunks / sizeof chunks[0]; k++) {
 			struct sink s;
 			char err[200], label[64];
@@ -209,6 +209,7 @@ static void test_line_endings(void **state)
 			buf_free(&s.b);
 		}
 	}
+	row_label_done();
 }
 
 /* test_split_crlf - a CRLF torn apart by read boundaries is one line ending */
@@ -292,6 +293,7 @@ static void test_headers(void **state)
 		feed_end(fd, pid);
 		buf_free(&s.b);
 	}
+	row_label_done();
 }
 
 struct err_case {
@@ -314,7 +316,7 @@ static void test_header_errors(void **state)
 	for (size_t i = 0; i < sizeof err_cases / sizeof err_cases[0]; i++) {
 		struct sink s;
 		char err[200] = "";
-		row_label("header_errors", i, err_cases[i].in, err_cases[i].inlen);
+		row_label_bytes("header_errors", i, err_cases[i].in, err_cases[i].inlen);
 		sink_init(&s);
 		assert_int_equal(run_str(err_cases[i].in, err_cases[i].inlen, true, 2,
 					 &s, err, sizeof err), -1);
@@ -322,6 +324,7 @@ static void test_header_errors(void **state)
 		assert_int_equal(s.b.len, 0);
 		buf_free(&s.b);
 	}
+	row_label_done();
 }
 
 /* rep - n copies of c appended to b */
@@ -408,6 +411,7 @@ static void test_long_lines(void **state)
 		buf_free(&want);
 		buf_free(&s.b);
 	}
+	row_label_done();
 }
 
 /* test_big_body - 10 MB streamed with bounded memory and large writes */
@@ -500,6 +504,7 @@ static void test_eightbit(void **state)
 		feed_end(fd, pid);
 		buf_free(&s.b);
 	}
+	row_label_done();
 }
 
 /* test_errors_pass_through - read errors are -2, callback results come back */
@@ -589,6 +594,7 @@ static void test_remove(void **state)
 		buf_free(&s.b);
 		message_headers_free(&h);
 	}
+	row_label_done();
 }
 
 /* test_find - case-insensitive names, start index */
@@ -663,6 +669,7 @@ static void test_date_and_id(void **state)
 	}
 	unsetenv("TZ");
 	tzset();
+	row_label_done();
 }
 
 struct from_case {
@@ -706,7 +713,7 @@ static void test_add_from(void **state)
 		int w = snprintf(what, sizeof what, "-F %s, sender <%s>",
 				 c->full_name != NULL ? c->full_name : "(none)", c->sender);
 		assert_true(w > 0);
-		row_label("add_from", i, what, strnlen(what, sizeof what));
+		row_label_bytes("add_from", i, what, strnlen(what, sizeof what));
 		struct message_completion mc = { c->sender, c->full_name, "example.com", false, NOW };
 		struct sink s;
 		assert_int_equal(complete("Date: x\nMessage-ID: <y@z>\n\n", &mc, &s), c->rc);
@@ -725,6 +732,7 @@ static void test_add_from(void **state)
 	assert_int_equal(complete("Subject: s\n\n", &bad, &s), -1);
 	assert_string_equal(s.b.data, "Subject: s\r\n\r\n");
 	buf_free(&s.b);
+	row_label_done();
 }
 
 /* test_present_kept - nothing added when the fields are there, in any case */
@@ -778,6 +786,7 @@ static void test_rewrite_from(void **state)
 		assert_string_equal(s.b.data, want);
 		buf_free(&s.b);
 	}
+	row_label_done();
 }
 
 /* test_rewrite_long_name - a display name folded onto its own line stays within 998 */
@@ -807,21 +816,21 @@ int main(void)
 	/* a reader that stops at the lone dot closes on a writer still writing */
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_line_endings),
+		cmocka_unit_test_teardown(test_line_endings, row_label_report),
 		cmocka_unit_test(test_split_crlf),
-		cmocka_unit_test(test_headers),
-		cmocka_unit_test(test_header_errors),
-		cmocka_unit_test(test_long_lines),
+		cmocka_unit_test_teardown(test_headers, row_label_report),
+		cmocka_unit_test_teardown(test_header_errors, row_label_report),
+		cmocka_unit_test_teardown(test_long_lines, row_label_report),
 		cmocka_unit_test(test_big_body),
 		cmocka_unit_test(test_header_too_big),
-		cmocka_unit_test(test_eightbit),
+		cmocka_unit_test_teardown(test_eightbit, row_label_report),
 		cmocka_unit_test(test_errors_pass_through),
-		cmocka_unit_test(test_remove),
+		cmocka_unit_test_teardown(test_remove, row_label_report),
 		cmocka_unit_test(test_find),
-		cmocka_unit_test(test_date_and_id),
-		cmocka_unit_test(test_add_from),
+		cmocka_unit_test_teardown(test_date_and_id, row_label_report),
+		cmocka_unit_test_teardown(test_add_from, row_label_report),
 		cmocka_unit_test(test_present_kept),
-		cmocka_unit_test(test_rewrite_from),
+		cmocka_unit_test_teardown(test_rewrite_from, row_label_report),
 		cmocka_unit_test(test_rewrite_long_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

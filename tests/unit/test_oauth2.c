@@ -9,6 +9,7 @@
 
 #include "oauth2.h"
 #include "oauth2_lib.h"
+#include "row_label.h"
 
 static const struct {
 	const char *json;
@@ -53,6 +54,7 @@ static void test_reply_parse(void **state)
 	if (oauth2_lib_open(&lib, lerr, sizeof lerr) < 0)
 		fail_msg("%s", lerr);
 	for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++) {
+		row_label("test_reply_parse: replies[%zu]", i);
 		struct buf tok;
 		char err[512] = "";
 		long exp = -1;
@@ -72,6 +74,7 @@ static void test_reply_parse(void **state)
 		}
 		buf_free(&tok);
 	}
+	row_label_done();
 	oauth2_lib_close(&lib);
 }
 
@@ -101,6 +104,7 @@ static void test_cache_parse(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
+		row_label("test_cache_parse: caches[%zu]", i);
 		struct buf tok;
 		time_t expiry = 0;
 		buf_init(&tok, OAUTH2_TOKEN_MAX);
@@ -113,6 +117,7 @@ static void test_cache_parse(void **state)
 		}
 		buf_free(&tok);
 	}
+	row_label_done();
 }
 
 /* test_cache_round_trip - what oauth2_cache_format writes parses back */
@@ -131,6 +136,7 @@ static void test_cache_round_trip(void **state)
 		{ "tok", 0, -1 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_cache_round_trip: cases[%zu]", i);
 		struct buf out, tok;
 		time_t expiry = 0;
 		buf_init(&out, OAUTH2_TOKEN_MAX + 128);
@@ -146,6 +152,7 @@ static void test_cache_round_trip(void **state)
 		buf_free(&out);
 		buf_free(&tok);
 	}
+	row_label_done();
 }
 
 /* test_fresh - a token is retired OAUTH2_MARGIN seconds before it expires */
@@ -165,18 +172,21 @@ static void test_fresh(void **state)
 		{ 59, 0, false },
 		{ 61, 0, true },
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_fresh: cases[%zu]", i);
 		if (oauth2_cache_fresh(cases[i].expiry, cases[i].now) != cases[i].fresh)
 			fail_msg("fresh %zu: expected %d", i, cases[i].fresh);
+	}
+	row_label_done();
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reply_parse),
-		cmocka_unit_test(test_cache_parse),
-		cmocka_unit_test(test_cache_round_trip),
-		cmocka_unit_test(test_fresh),
+		cmocka_unit_test_teardown(test_reply_parse, row_label_report),
+		cmocka_unit_test_teardown(test_cache_parse, row_label_report),
+		cmocka_unit_test_teardown(test_cache_round_trip, row_label_report),
+		cmocka_unit_test_teardown(test_fresh, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

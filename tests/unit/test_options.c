@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "row_label.h"
 
 #define MAXARGS 24
 
@@ -149,6 +150,7 @@ static void test_accepted(void **state)
 {
 	(void)state;
 	for (size_t k = 0; k < sizeof accepted / sizeof accepted[0]; k++) {
+		row_label("test_accepted: accepted[%zu]", k);
 		const struct accept_case *c = &accepted[k];
 		struct options o;
 		char *rcpt[MAXARGS + 1];
@@ -173,6 +175,7 @@ static void test_accepted(void **state)
 		if (c->extra != NULL)
 			check_extra(&o, c->extra);
 	}
+	row_label_done();
 }
 
 /* test_refused - every bad command line gets the right one-line error */
@@ -180,6 +183,7 @@ static void test_refused(void **state)
 {
 	(void)state;
 	for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+		row_label("test_refused: refused[%zu]", k);
 		struct options o;
 		char *rcpt[MAXARGS + 1];
 		char err[256] = "";
@@ -188,6 +192,7 @@ static void test_refused(void **state)
 			fail_msg("case %zu: error \"%s\" lacks \"%s\"", k, err, refused[k].error);
 		assert_null(strchr(err, '\n'));
 	}
+	row_label_done();
 }
 
 /* test_mailq_mode - called as mailq, the default mode is the listing */
@@ -206,9 +211,9 @@ static void test_mailq_mode(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accepted),
-		cmocka_unit_test(test_refused),
-		cmocka_unit_test(test_mailq_mode),
+		cmocka_unit_test_teardown(test_accepted, row_label_report),
+		cmocka_unit_test_teardown(test_refused, row_label_report),
+		cmocka_unit_test_teardown(test_mailq_mode, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

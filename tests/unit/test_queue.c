@@ -687,6 +687,7 @@ static void test_valid_id(void **state)
 		assert_int_equal(queue_valid_id(cases[i].id), cases[i].ok);
 	}
 	assert_false(queue_valid_id(NULL));
+	row_label_done();
 }
 
 /* test_retry_delay - doubling, capped, overflow-safe */
@@ -712,6 +713,7 @@ static void test_retry_delay(void **state)
 		assert_int_equal(queue_retry_delay(cases[i].attempts, cases[i].min, cases[i].max),
 				 cases[i].want);
 	}
+	row_label_done();
 }
 
 /* test_killed_writer - a writer killed mid-message leaves nothing visible */
@@ -841,6 +843,7 @@ static void test_parse_table(void **state)
 			assert_int_equal(m.data_off, (off_t)strlen(cases[i].env));
 		queue_release(&m);
 	}
+	row_label_done();
 }
 
 /* test_parse_fields - the state fields land where they should */
@@ -884,11 +887,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sweep_failed_young, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
 		cmocka_unit_test(test_open_fresh_spool),
-		cmocka_unit_test(test_valid_id),
+		cmocka_unit_test_teardown(test_valid_id, row_label_report),
 		cmocka_unit_test_setup_teardown(test_foreign_message, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_runner_lock, setup, teardown),
-		cmocka_unit_test(test_retry_delay),
-		cmocka_unit_test(test_parse_table),
+		cmocka_unit_test_teardown(test_retry_delay, row_label_report),
+		cmocka_unit_test_teardown(test_parse_table, row_label_report),
 		cmocka_unit_test(test_parse_fields),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

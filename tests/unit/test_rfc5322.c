@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "rfc5322.h"
+#include "row_label.h"
 
 struct addr_case {
 	const char *in;
@@ -164,6 +165,7 @@ static void test_addresses(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof(addr_cases) / sizeof(addr_cases[0]); i++) {
+		row_label("test_addresses: addr_cases[%zu]", i);
 		const struct addr_case *k = &addr_cases[i];
 		struct collect c = { .n = 0 };
 		const char *why = NULL;
@@ -179,6 +181,7 @@ static void test_addresses(void **state)
 		else
 			assert_null(why);
 	}
+	row_label_done();
 }
 
 /* test_error_texts - a few errors say exactly what is wrong */
@@ -199,12 +202,14 @@ static void test_error_texts(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		row_label("test_error_texts: cases[%zu]", i);
 		struct collect c = { .n = 0 };
 		const char *why = NULL;
 		assert_int_equal(run_case(cases[i].in, strlen(cases[i].in), &c, &why), -1);
 		assert_non_null(why);
 		assert_string_equal(why, cases[i].why);
 	}
+	row_label_done();
 }
 
 /* test_long_address - 998 bytes pass, 999 do not */
@@ -274,6 +279,7 @@ static void test_field_name(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		row_label("test_field_name: cases[%zu]", i);
 		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].line);
 		char *copy = malloc(len > 0 ? len : 1);
 		assert_non_null(copy);
@@ -284,6 +290,7 @@ static void test_field_name(void **state)
 			fail_msg("field name case %zu \"%s\": %zu, want %zu", i,
 				 cases[i].line, got, cases[i].want);
 	}
+	row_label_done();
 }
 
 /* test_name_is - case-insensitive and exact in length */
@@ -304,9 +311,12 @@ static void test_name_is(void **state)
 		{ "", "x", false },
 	};
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		row_label("test_name_is: cases[%zu]", i);
 		assert_int_equal(rfc5322_name_is(cases[i].name, strlen(cases[i].name),
 						 cases[i].want), cases[i].equal);
+	}
+	row_label_done();
 	/* only namelen bytes count */
 	assert_true(rfc5322_name_is("Cc: x", 2, "cc"));
 }
@@ -356,6 +366,7 @@ static void test_bare_addresses(void **state)
 {
 	(void)state;
 	for (size_t k = 0; k < sizeof bare_cases / sizeof bare_cases[0]; k++) {
+		row_label("test_bare_addresses: bare_cases[%zu]", k);
 		const char *in = bare_cases[k].in;
 		struct insertions ins = { .n = 0 };
 		const char *why = NULL;
@@ -379,6 +390,7 @@ static void test_bare_addresses(void **state)
 		if (strcmp(out, bare_cases[k].out) != 0)
 			fail_msg("case %zu: \"%s\" became \"%s\", want \"%s\"", k, in, out, bare_cases[k].out);
 	}
+	row_label_done();
 	const char *why = NULL;
 	struct insertions ins = { .n = 0 };
 	assert_int_equal(rfc5322_bare_addresses("Name <root", 10, note_offset, &ins, &why), -1);
@@ -388,14 +400,14 @@ static void test_bare_addresses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_addresses),
-		cmocka_unit_test(test_error_texts),
-		cmocka_unit_test(test_long_address),
-		cmocka_unit_test(test_stop),
-		cmocka_unit_test(test_null_why),
-		cmocka_unit_test(test_field_name),
-		cmocka_unit_test(test_name_is),
-		cmocka_unit_test(test_bare_addresses),
+		cmocka_unit_test_teardown(test_addresses, row_label_report),
+		cmocka_unit_test_teardown(test_error_texts, row_label_report),
+		cmocka_unit_test_teardown(test_long_address, row_label_report),
+		cmocka_unit_test_teardown(test_stop, row_label_report),
+		cmocka_unit_test_teardown(test_null_why, row_label_report),
+		cmocka_unit_test_teardown(test_field_name, row_label_report),
+		cmocka_unit_test_teardown(test_name_is, row_label_report),
+		cmocka_unit_test_teardown(test_bare_addresses, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "secret.h"
+#include "row_label.h"
 
 enum source { SRC_NONE, SRC_PASSWORD, SRC_FILE, SRC_MISSING_FILE, SRC_COMMAND, SRC_OAUTH2 };
 
@@ -97,6 +98,7 @@ static void test_fetch(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_fetch: cases[%zu]", i);
 		const struct secret_case *t = &cases[i];
 		struct conf c;
 		struct buf out;
@@ -121,6 +123,7 @@ static void test_fetch(void **state)
 		assert_null(strchr(err, '\n'));
 		buf_wipe(&out);
 	}
+	row_label_done();
 }
 
 /* test_too_long - a secret larger than the caller's buffer is refused */
@@ -165,9 +168,9 @@ static void test_pipe_held_open(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fetch),
-		cmocka_unit_test(test_too_long),
-		cmocka_unit_test(test_pipe_held_open),
+		cmocka_unit_test_teardown(test_fetch, row_label_report),
+		cmocka_unit_test_teardown(test_too_long, row_label_report),
+		cmocka_unit_test_teardown(test_pipe_held_open, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

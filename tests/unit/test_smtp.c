@@ -19,6 +19,8 @@
 #include "buf.h"
 #include "log.h"
 #include "smtp.h"
+#include "smtp_script.h"
+#include "row_label.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -58,6 +60,7 @@ static void test_reply_line(void **state)
 		{ "-250 x", -1, 0, false, NULL },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_reply_line: cases[%zu]", i);
 		int code = -7;
 		bool last = false;
 		const char *text = NULL;
@@ -69,6 +72,7 @@ static void test_reply_line(void **state)
 			assert_string_equal(text, cases[i].text);
 		}
 	}
+	row_label_done();
 }
 
 /* test_reply_line_len - only len bytes are read: no NUL needed */
@@ -113,6 +117,7 @@ static void test_enhanced(void **state)
 		{ "", 550, -1, "", NULL },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_enhanced: cases[%zu]", i);
 		char out[16] = "junk";
 		const char *rest = NULL;
 		int rc = smtp_enhanced(cases[i].text, cases[i].code, out, &rest);
@@ -121,6 +126,7 @@ static void test_enhanced(void **state)
 		if (rc == 0)
 			assert_string_equal(rest, cases[i].rest);
 	}
+	row_label_done();
 }
 
 /* test_verdict - 2xx/3xx ok, 4xx temporary, 5xx permanent, no reply temporary */
@@ -137,9 +143,11 @@ static void test_verdict(void **state)
 		{ 199, SMTP_TEMP }, { 600, SMTP_TEMP },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_verdict: cases[%zu]", i);
 		struct smtp_reply r = { .code = cases[i].code };
 		assert_int_equal(smtp_reply_verdict(&r), cases[i].v);
 	}
+	row_label_done();
 }
 
 /* test_assembly - multi-line replies joined; malformed ones refused */
@@ -167,6 +175,7 @@ static void test_assembly(void **state)
 		{ { "" }, -1, 0, "", NULL },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_assembly: cases[%zu]", i);
 		struct smtp_assembly a;
 		struct smtp_reply r;
 		int rc = 0;
@@ -181,6 +190,7 @@ static void test_assembly(void **state)
 		else
 			assert_non_null(strstr(r.text, "malformed"));
 	}
+	row_label_done();
 }
 
 /* test_assembly_limits - 200 lines and 64 KiB per reply; long text cut with "..." */
@@ -198,6 +208,7 @@ static void test_assembly_limits(void **state)
 	};
 	char line[1100];
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_assembly_limits: cases[%zu]", i);
 		struct smtp_assembly a;
 		struct smtp_reply r;
 		int rc = 0;
@@ -215,6 +226,7 @@ static void test_assembly_limits(void **state)
 				assert_non_null(strstr(r.text, "..."));
 		}
 	}
+	row_label_done();
 }
 
 /* test_stuff - dots doubled at line starts only, across chunk boundaries */
@@ -239,6 +251,7 @@ static void test_stuff(void **state)
 		{ { "" }, "" },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_stuff: cases[%zu]", i);
 		struct smtp_stuffer st = { .at_line_start = true };
 		char out[128];
 		size_t o = 0;
@@ -247,15 +260,8 @@ static void test_stuff(void **state)
 		assert_int_equal(o, strlen(cases[i].out));
 		assert_memory_equal(out, cases[i].out, o);
 	}
+	row_label_done();
 }
-
-/*
- * A scripted smarthost in a child process: "C:line" is what the client
- * must send next (exactly), "S:line" what the server answers, "X:bytes"
- * raw bytes sent as they are, "E:" hang up at once. The child exits 0 only when the client
- * followed the script to the end (and then closed the connection).
- */
-#define SCRIPT_MAX 40
 
 struct session_case {
 	const char *name;
@@ -277,73 +283,6 @@ struct session_case {
 	bool lost;
 };
 
-/* serve_script - the child: play one script on the first connection */
-static int serve_script(int ls, const char *const *script)
-{
-	int fd = accept(ls, NULL, NULL), one = 1;
-	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
-		return 2;
-	FILE *in = fdopen(dup(fd), "r");
-	char line[8192];
-	for (size_t i = 0; i < SCRIPT_MAX && script[i] != NULL; i++) {
-		const char *step = script[i];
-		if (step[0] == 'E')
-			return 0;
-		if (step[0] == 'S' || step[0] == 'X') {
-			int n = snprintf(line, sizeof line, "%s%s", step + 2, step[0] == 'S' ? "\r\n" : "");
-			if (n < 0 || (size_t)n >= sizeof line || write(fd, line, (size_t)n) != n)
-				return 3;
-			continue;
-		}
-		if (fgets(line, sizeof line, in) == NULL) {
-			fprintf(stderr, "script step %zu: want \"%s\", got EOF\n", i, step + 2);
-			return 4;
-		}
-		line[strcspn(line, "\r\n")] = '\0';
-		if (strcmp(line, step + 2) != 0) {
-			fprintf(stderr, "script step %zu: want \"%s\", got \"%s\"\n", i, step + 2, line);
-			return 5;
-		}
-	}
-	/* the client must now say QUIT or hang up, nothing else */
-	if (fgets(line, sizeof line, in) != NULL && strncmp(line, "QUIT", 4) != 0) {
-		fprintf(stderr, "after the script: unexpected \"%s\"\n", line);
-		return 6;
-	}
-	return 0;
-}
-
-/* start_server - listen on 127.0.0.1, fork the scripted server; its port */
-static pid_t start_server(const char *const *script, unsigned *port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof sa;
-	int ls = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(ls >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(listen(ls, 1), 0);
-	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
-	*port = ntohs(sa.sin_port);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(serve_script(ls, script));
-	close(ls);
-	return pid;
-}
-
-/* data_file - an unlinked temporary file holding data */
-static int data_file(const char *data)
-{
-	FILE *f = tmpfile();
-	assert_non_null(f);
-	int fd = dup(fileno(f));
-	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
-	fclose(f);
-	return fd;
-}
-
 /* run_session - one scripted case: open, maybe send, close, check the script */
 static void run_session(const struct session_case *c)
 {
@@ -356,9 +295,11 @@ static void run_session(const struct session_case *c)
 	conf.smarthost.timeout = 5;
 	print_message("session: %s\n", c->name);
 	pid_t pid = start_server(c->script, &port);
-	struct smtp_config cfg = {
-		.host = "127.0.0.1", .port = port, .tls = c->tls, .conf = &conf,
+	struct smtp_params cfg = {
+		.host = "127.0.0.1", .port = port, .helo = conf.smarthost.helo,
+		.timeout = conf.smarthost.timeout, .tls = c->tls,
 		.mechanism = c->mech, .user = c->user, .secret = c->secret,
+		.trace = { log_trace_wire, NULL },
 	};
 	struct smtp_session *s = smtp_open(&cfg, &why);
 	assert_int_equal(s != NULL, c->open_ok);
@@ -380,7 +321,7 @@ static void run_session(const struct session_case *c)
 		assert_int_equal(v, c->verdict);
 		assert_int_equal(res.tx.code, c->tx_code);
 		assert_non_null(strstr(res.tx.text, c->tx_text));
-		assert_int_equal(res.session_lost, c->lost);
+		assert_int_equal(smtp_tx_lost(res.state), c->lost);
 		for (size_t i = 0; i < n; i++)
 			assert_int_equal(rr[i].code, c->rcpt_code[i]);
 	}
@@ -448,8 +389,11 @@ static const struct session_case open_cases[] = {
 static void test_open(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < N(open_cases); i++)
+	for (size_t i = 0; i < N(open_cases); i++) {
+		row_label("test_open: %s", open_cases[i].name);
 		run_session(&open_cases[i]);
+	}
+	row_label_done();
 }
 
 #define EHLO_PIPE GREET, "S:250-mx.example", "S:250-PIPELINING", "S:250-SIZE 1000", \
@@ -540,12 +484,15 @@ static const struct session_case send_cases[] = {
 static void test_send(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < N(send_cases); i++)
+	for (size_t i = 0; i < N(send_cases); i++) {
+		row_label("test_send: %s", send_cases[i].name);
 		run_session(&send_cases[i]);
+	}
+	row_label_done();
 }
 
 /*
- * Two transactions pipelined one into the other (m->more): the script
+ * Two transactions pipelined one into the other (SMTP_THEN_PIPELINE): the script
  * proves the order, since the server answers the first end of data only
  * once it has read the second MAIL. Then smtp_finish decides the second.
  */
@@ -595,6 +542,7 @@ static void test_flush(void **state)
 {
 	(void)state;
 	for (size_t i = 0; i < N(flush_cases); i++) {
+		row_label("test_flush: %s", flush_cases[i].name);
 		const struct flush_case *c = &flush_cases[i];
 		struct conf conf;
 		struct smtp_reply why, rr1[1], rr2[1];
@@ -606,25 +554,29 @@ static void test_flush(void **state)
 		conf.smarthost.timeout = 5;
 		print_message("flush: %s\n", c->name);
 		pid_t pid = start_server(c->script, &port);
-		struct smtp_config cfg = { .host = "127.0.0.1", .port = port, .tls = CONF_TLS_NONE,
-					   .conf = &conf, .mechanism = CONF_MECH_NONE };
+		struct smtp_params cfg = { .host = "127.0.0.1", .port = port,
+					   .helo = conf.smarthost.helo, .timeout = conf.smarthost.timeout,
+					   .tls = CONF_TLS_NONE, .mechanism = CONF_MECH_NONE };
 		struct smtp_session *s = smtp_open(&cfg, &why);
 		assert_non_null(s);
 		struct smtp_result r1 = { .rcpt = rr1 }, r2 = { .rcpt = rr2 };
 		struct smtp_message m1 = { .sender = "me@example.com", .rcpt = rcpt, .nrcpt = 1,
-					   .size = 3, .data_fd = data_file("x\r\n"), .more = true };
+					   .size = 3, .data_fd = data_file("x\r\n"), .then = SMTP_THEN_PIPELINE };
 		struct smtp_message m2 = m1;
 		m2.data_fd = data_file("x\r\n");
 		(void)smtp_send(s, &m1, &r1);
-		assert_int_equal(r1.open, c->open1);
+		row_label("test_flush: %s: the first %s", c->name, smtp_tx_state_name(r1.state));
+		assert_int_equal(r1.state == SMTP_TX_OPEN, c->open1);
 		enum smtp_verdict v2 = smtp_send(s, &m2, &r2);
-		assert_false(r1.open);
+		row_label("test_flush: %s: the first %s, the second %s", c->name,
+			  smtp_tx_state_name(r1.state), smtp_tx_state_name(r2.state));
+		assert_false(r1.state == SMTP_TX_OPEN);
 		assert_int_equal(r1.verdict, c->v1);
 		assert_int_equal(r1.tx.code, c->code1);
-		assert_int_equal(r2.untried, c->untried2);
-		if (r2.open)
+		assert_int_equal(r2.state == SMTP_TX_UNTRIED, c->untried2);
+		if (r2.state == SMTP_TX_OPEN)
 			v2 = smtp_finish(s);
-		assert_false(r2.open);
+		assert_false(r2.state == SMTP_TX_OPEN);
 		assert_int_equal(v2, c->v2);
 		assert_int_equal(r2.verdict, c->v2);
 		assert_int_equal(r2.tx.code, c->code2);
@@ -635,6 +587,7 @@ static void test_flush(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 0);
 	}
+	row_label_done();
 }
 
 /* test_transcript - -v shows the conversation with every secret redacted */
@@ -654,6 +607,7 @@ static void test_transcript(void **state)
 		  { "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw", "b913a602c7ed", "tanstaaf" } },
 	};
 	for (size_t i = 0; i < N(cases); i++) {
+		row_label("test_transcript: cases[%zu]", i);
 		char text[8192];
 		FILE *f = tmpfile();
 		assert_non_null(f);
@@ -673,6 +627,7 @@ static void test_transcript(void **state)
 			assert_null(strstr(text, cases[i].hidden[k]));
 		}
 	}
+	row_label_done();
 }
 
 /* main - run everything */
@@ -695,12 +650,14 @@ static void test_xtext(void **state)
 		{ "<id@host>", "<id@host>" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_xtext: cases[%zu]", i);
 		struct buf b;
 		buf_init(&b, 64);
 		assert_int_equal(smtp_xtext(&b, cases[i].in), 0);
 		assert_string_equal(buf_cstr(&b), cases[i].out);
 		buf_free(&b);
 	}
+	row_label_done();
 	struct buf small;
 	buf_init(&small, 4);
 	assert_int_equal(smtp_xtext(&small, "=="), -1);	/* full: fails, never cuts */
@@ -710,18 +667,18 @@ static void test_xtext(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_reply_line),
-		cmocka_unit_test(test_reply_line_len),
-		cmocka_unit_test(test_enhanced),
-		cmocka_unit_test(test_verdict),
-		cmocka_unit_test(test_assembly),
-		cmocka_unit_test(test_assembly_limits),
-		cmocka_unit_test(test_stuff),
-		cmocka_unit_test(test_xtext),
-		cmocka_unit_test(test_open),
-		cmocka_unit_test(test_send),
-		cmocka_unit_test(test_flush),
-		cmocka_unit_test(test_transcript),
+		cmocka_unit_test_teardown(test_reply_line, row_label_report),
+		cmocka_unit_test_teardown(test_reply_line_len, row_label_report),
+		cmocka_unit_test_teardown(test_enhanced, row_label_report),
+		cmocka_unit_test_teardown(test_verdict, row_label_report),
+		cmocka_unit_test_teardown(test_assembly, row_label_report),
+		cmocka_unit_test_teardown(test_assembly_limits, row_label_report),
+		cmocka_unit_test_teardown(test_stuff, row_label_report),
+		cmocka_unit_test_teardown(test_xtext, row_label_report),
+		cmocka_unit_test_teardown(test_open, row_label_report),
+		cmocka_unit_test_teardown(test_send, row_label_report),
+		cmocka_unit_test_teardown(test_flush, row_label_report),
+		cmocka_unit_test_teardown(test_transcript, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

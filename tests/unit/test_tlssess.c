@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tlssess.h"
+#include "row_label.h"
 
 /* unhex - test helper: hex text (spaces ignored) to bytes in out; the byte count */
 static size_t unhex(const char *hex, unsigned char *out, size_t outlen)
@@ -90,6 +91,7 @@ static void test_table(void **state)
 	(void)state;
 	unsigned char in[1024], want[1024];
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		row_label("test_table: %s", cases[i].name);
 		size_t n = expand(cases[i].in, in, sizeof in);
 		struct buf out;
 		buf_init(&out, 4096);
@@ -110,6 +112,7 @@ static void test_table(void **state)
 		}
 		buf_free(&out);
 	}
+	row_label_done();
 }
 
 /* a result that does not fit out leaves out as it was */
@@ -131,8 +134,8 @@ static void test_out_too_small(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_out_too_small),
+		cmocka_unit_test_teardown(test_table, row_label_report),
+		cmocka_unit_test_teardown(test_out_too_small, row_label_report),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

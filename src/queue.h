@@ -1,5 +1,6 @@
 /*
- * queue - the only code that touches the spool directory.
+ * queue - the only code that touches the spool directory (queue.c, and
+ * queue_run.c for the runner lock, the clean-up and the free space).
  *
  * Layout under [queue] dir:
  *   tmp/      messages being written (locked by their writer; invisible)

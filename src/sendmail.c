@@ -239,19 +239,22 @@ static int mode_queue_run(const struct conf *c, const struct options *o)
 		.id = o->queue_id,
 		.domain = o->queue_domain,
 	};
-	if (open_queue(c, &q, true) < 0)
-		return EX_CANTCREAT;
 	int status = EX_OK;
 	for (;;) {
-		struct deliver *d = deliver_new(c, q);
-		if (d == NULL || deliver_queue(d, &sel) < 0)
-			status = EX_OSERR;
-		deliver_free(d);	/* no idle connection between runs */
+		/* nothing held between runs: no idle connection, no open spool */
+		if (open_queue(c, &q, true) < 0) {
+			status = EX_CANTCREAT;
+		} else {
+			struct deliver *d = deliver_new(c, q);
+			if (d == NULL || deliver_queue(d, &sel) < 0)
+				status = EX_OSERR;
+			deliver_free(d);
+			queue_close(q);
+		}
 		if (o->queue_interval == 0)
 			break;
 		sleep(o->queue_interval);
 	}
-	queue_close(q);
 	return status;
 }
 

@@ -65,10 +65,13 @@ def measure(workdir, host, binary):
                          host.ports["starttls"], "starttls", binary)
     data = workloads.make_message(workdir, 2048, host.rcpt).read_bytes()
     for _ in range(2):          # the first saves a session, the second uses it
-        rc, err = _run(prog.send(), prog.env, data)
+        rc, err = _run(prog.send(["-v"]), prog.env, data)
         if rc != 0:
             raise RuntimeError("warm-up send: exit %d: %s"
                                % (rc, err.decode(errors="replace")[-300:]))
+    # what is measured is a resumed send only if the last warm-up resumed
+    if b" resumed" not in err:
+        raise RuntimeError("the warm-up send did not resume a saved TLS session")
     out = {"resumed_send_ir": callgrind(prog.send(), prog.env, data, workdir),
            "queue_only_ir": callgrind(prog.enqueue(), prog.env, data,
                                       workdir)}

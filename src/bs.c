@@ -301,7 +301,7 @@ static void submit_failed(struct bs *s, enum submit_result r, const char *err)
 	char line[600], safe[512];
 	log_printable(err, strlen(err), safe, sizeof safe);
 	const char *code = r == SUBMIT_BAD_MESSAGE ? "554 5.6.0" :
-			   r == SUBMIT_USAGE ? "550 5.1.0" : "451 4.3.0";
+			   r == SUBMIT_USAGE ? "550 5.1.0" : r == SUBMIT_TOO_BIG ? "552 5.3.4" : "451 4.3.0";
 	if (snprintf(line, sizeof line, "%s %s", code, safe) < 0)
 		line[0] = '\0';
 	reply(s, line);

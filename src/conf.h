@@ -129,6 +129,14 @@ void conf_free(struct conf *c);
 int conf_parse_duration(const char *s, unsigned *seconds);
 int conf_parse_size(const char *s, unsigned long long *bytes);
 
+/*
+ * conf_clear_auth_allowed - may a password (or anything derived from it)
+ * go to host:port without TLS? Only to a loopback address (127.0.0.0/8,
+ * ::1, "localhost") on a port below 1024, where only root can listen;
+ * port 0 judges the host alone.
+ */
+bool conf_clear_auth_allowed(const char *host, unsigned port);
+
 /* conf_mech_name - "plain", "cram-md5", ... for traces and errors */
 const char *conf_mech_name(enum conf_mech m);
 

@@ -1,7 +1,6 @@
 /* conf_check - the checks across keys and the duplicate-key pass; see conf_check.h */
 #include "conf_check.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -189,22 +188,6 @@ static int check_auth(const struct conf *c, struct conf_problem *p)
 }
 
 /*
- * is_loopback - a host that SPEC lets us authenticate to without TLS: an
- * address in 127.0.0.0/8 or ::1 as written, or the name "localhost". A name
- * is resolved only at connect time; smtp.c then refuses to authenticate
- * unless the address it reached is a loopback one too.
- */
-static bool is_loopback(const char *host)
-{
-	unsigned char a[16];
-	if (strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, a) == 1)
-		return a[0] == 127;
-	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, &in6addr_loopback, 16) == 0;
-}
-
-/*
  * check_clear_auth - without TLS, a password (or anything derived from it)
  * goes only to a loopback address on a port below 1024, where only root
  * can listen: any local user can bind 127.0.0.1:2525 while the real relay
@@ -215,10 +198,10 @@ static int check_clear_auth(const struct conf *c, struct conf_problem *p)
 	if (c->smarthost.tls != CONF_TLS_NONE || c->auth.user == NULL ||
 	    c->auth.mechanism == CONF_MECH_NONE)
 		return 0;
-	if (!is_loopback(c->smarthost.host))
+	if (!conf_clear_auth_allowed(c->smarthost.host, 0))
 		return problem(p, "smarthost", "tls", "\"none\": authentication "
 			      "without TLS is only allowed to a loopback address");
-	if (c->smarthost.port >= 1024)
+	if (!conf_clear_auth_allowed(c->smarthost.host, c->smarthost.port))
 		return problem(p, "smarthost", "port", "%u: authentication without TLS "
 			      "is only allowed to a port below 1024 (where only root can "
 			      "listen)", c->smarthost.port);
@@ -227,7 +210,7 @@ static int check_clear_auth(const struct conf *c, struct conf_problem *p)
 
 /*
  * check_tls_version - tls_min_version; the cipher lists only OpenSSL can
- * judge, so the TLS module checks them (tls_check_conf)
+ * judge, so the TLS module checks them (tls_check_settings)
  */
 static int check_tls_version(const struct conf *c, struct conf_problem *p)
 {

@@ -6,7 +6,7 @@
  * that can get its secret, no AUTH in clear text except to a loopback host
  * on a port below 1024, no tls_verify = no without a pin. It reports
  * problems as records and calls nothing in conf.c; the cipher lists are
- * the TLS module's to check (tls_check_conf).
+ * the TLS module's to check (tls_check_settings).
  */
 #ifndef RELAYMAIL_CONF_CHECK_H
 #define RELAYMAIL_CONF_CHECK_H

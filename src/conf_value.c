@@ -1,9 +1,11 @@
-/* conf_value - the number parsers and the mechanism names of the configuration; see conf.h */
+/* conf_value - the number parsers, the mechanism names and the clear-text AUTH rule of the configuration; see conf.h */
 #include "conf.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf_check.h"
 
@@ -70,4 +72,26 @@ const char *conf_mech_name(enum conf_mech m)
 		if (t->value == (int)m)
 			return t->name;
 	return "unknown";
+}
+
+/*
+ * is_loopback - a host that SPEC lets us authenticate to without TLS: an
+ * address in 127.0.0.0/8 or ::1 as written, or the name "localhost". A name
+ * is resolved only at connect time; smtp.c then refuses to authenticate
+ * unless the address it reached is a loopback one too.
+ */
+static bool is_loopback(const char *host)
+{
+	unsigned char a[16];
+	if (strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	return inet_pton(AF_INET6, host, a) == 1 && memcmp(a, &in6addr_loopback, 16) == 0;
+}
+
+/* conf_clear_auth_allowed - a loopback host, on a port below 1024 (0: not judged) */
+bool conf_clear_auth_allowed(const char *host, unsigned port)
+{
+	return host != NULL && is_loopback(host) && port < 1024;
 }

@@ -1,4 +1,6 @@
 /* crypto - codecs and primitives on OpenSSL's one-shot functions; see crypto.h */
+/* the per-library error-text loaders of crypto_error_strings are deprecated, not gone */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include "crypto.h"
 
 #include <limits.h>
@@ -6,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -35,10 +38,19 @@ void crypto_init(void)
 					OPENSSL_INIT_NO_ATEXIT, NULL) == 1;
 }
 
-/* crypto_error_strings - OpenSSL's texts, loaded just before one is shown */
+/*
+ * crypto_error_strings - OpenSSL's texts, loaded just before one is shown.
+ * Not through OPENSSL_init_ssl(LOAD_*_STRINGS): crypto_init's NO_LOAD ran
+ * that once-only step already, and a second request does nothing.
+ */
 void crypto_error_strings(void)
 {
-	(void)OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS | OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+	(void)ERR_load_SSL_strings();
+	(void)ERR_load_X509_strings();
+	(void)ERR_load_PEM_strings();
+	(void)ERR_load_EVP_strings();
+	(void)ERR_load_BIO_strings();
+	(void)ERR_load_ASN1_strings();
 }
 
 /* crypto_base64_encode - base64 of in, appended to out in bounded chunks */

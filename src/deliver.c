@@ -64,6 +64,7 @@ struct deliver {
 	bool throttled;			/* the smarthost asked us to slow down: the run is over */
 	char throttle[SMTP_TEXT_MAX + 64];	/* its reply, for the log and mailq */
 	time_t throttle_until;		/* when the messages not tried are due again */
+	bool swept;			/* the spool's clean-up ran (deliver_queue, first run) */
 };
 
 /* deliver_new - empty deliverer */
@@ -148,7 +149,8 @@ void deliver_smtp_params(const struct conf *c, struct smtp_params *p)
 		},
 		.mechanism = auth ? c->auth.mechanism : CONF_MECH_NONE,
 		.user = auth ? c->auth.user : NULL,
-		.trace = { log_trace_wire, NULL },
+		/* the -v transcript only: without it nothing is formatted for it */
+		.trace = { log_verbose() ? log_trace_wire : NULL, NULL },
 	};
 }
 
@@ -548,8 +550,7 @@ static void postpone(struct deliver *d, struct queue_msg *m)
 	if (all != NULL)
 		log_outcome(d, m, m->attempts, all, "deferred", &r);
 	free(all);
-	if (queue_postpone(d->queue, m, d->throttle, d->throttle_until) < 0)
-		log_event("%s: cannot save the delivery state", m->id);
+	(void)queue_postpone(d->queue, m, d->throttle, d->throttle_until);	/* logs its own error */
 }
 
 /* land - f's transaction is decided (v, tx): judge, conclude, count; f's hangar slot freed */
@@ -773,7 +774,10 @@ int deliver_queue(struct deliver *d, const struct deliver_select *sel)
 {
 	struct idlist first = { 0 }, again = { 0 };
 	struct run run = { 0 }, bounces = { 0 };
-	queue_sweep(d->queue, d->conf->queue.keep_failed);
+	if (!d->swept) {	/* once per deliverer: a runner's later looks need not */
+		queue_sweep(d->queue, d->conf->queue.keep_failed);
+		d->swept = true;
+	}
 	if (queue_walk(d->queue, collect, &first) < 0) {
 		free(first.id);
 		return -1;

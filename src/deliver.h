@@ -85,10 +85,11 @@ struct deliver_select {
  * expired messages (max_age) bounce. Each message is locked before any of
  * its commands is sent; one left untried by a session lost behind the
  * previous message is sent again over a new session, with no attempt
- * counted, unless the smarthost throttled (deliver_throttled). Result:
- * number of messages that
- * left the queue (sent or bounced), or -1 when the queue could not be
- * read.
+ * counted, unless the smarthost throttled (deliver_throttled). A
+ * deliverer's first run starts with the spool's clean-up (queue_sweep);
+ * a runner looking again with the same deliverer does not repeat it.
+ * Result: number of messages that left the queue (sent or bounced), or -1
+ * when the queue could not be read.
  */
 int deliver_queue(struct deliver *d, const struct deliver_select *sel);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "conf.h"
 #include "import_parse.h"
 
 /* read_text - a whole (small) configuration file into text; 0, or an outcome with err */
@@ -185,19 +186,15 @@ static void put(FILE *out, const char *key, const char *value)
 		fprintf(out, "%s = %s\n", key, value);
 }
 
-/* loopback - a host name relaymail accepts a password in clear for (below port 1024) */
-static bool loopback(const char *host)
-{
-	return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
-}
-
 /* settle - what relaymail's own checks would refuse, made acceptable (each with a note) */
 static void settle(struct import *im, const char *format)
 {
 	bool auth = im->user[0] != '\0' && strcmp(im->mechanism, "none") != 0;
 	if (im->user[0] != '\0' && !auth)
 		im->user[0] = '\0';
-	if (auth && im->tls == IMPORT_TLS_NONE && !(loopback(im->host) && im->port != 0 && im->port < 1024)) {
+	/* relaymail's own rule, at relaymail's default port for tls = none */
+	if (auth && im->tls == IMPORT_TLS_NONE &&
+	    !conf_clear_auth_allowed(im->host, im->port != 0 ? im->port : 25)) {
 		import_note(im, "%s: the password went without TLS; relaymail sends it only after STARTTLS: "
 			    "tls = starttls", format);
 		im->tls = IMPORT_TLS_STARTTLS;

@@ -65,29 +65,25 @@ int import_dma(struct import *im, const char *text)
 	return 0;
 }
 
+/* auth_line - "user" | "smarthost:password": 1 (stop) on the smarthost's line */
+static int auth_line(struct import *im, int flags[2], const char *user, const char *rest)
+{
+	(void)flags;
+	size_t n = strcspn(rest, ":");
+	if (rest[n] != ':')
+		return import_fail(im, "dma auth.conf: a line is not user|smarthost:password");
+	if (strlen(im->host) != n || strncmp(rest, im->host, n) != 0)
+		return 0;
+	(void)snprintf(im->secret_from, sizeof im->secret_from, "dma's auth.conf");
+	return import_set(im, im->user, sizeof im->user, "auth.conf", user) < 0 ? -1 : 1;
+}
+
 /* import_dma_auth - "user|smarthost:password" lines: the user of the smarthost's line */
 int import_dma_auth(struct import *im, const char *text)
 {
-	char line[IMPORT_VALUE_MAX + 64];
-	int r;
-	while ((r = import_line(im, &text, line, sizeof line)) == 0) {
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		char *bar = strchr(line, '|');
-		char *colon = bar != NULL ? strchr(bar, ':') : NULL;
-		if (colon == NULL)
-			return import_fail(im, "dma auth.conf: a line is not user|smarthost:password");
-		*bar = '\0';
-		*colon = '\0';
-		if (strcmp(bar + 1, im->host) != 0)
-			continue;
-		(void)snprintf(im->secret_from, sizeof im->secret_from, "dma's auth.conf");
-		r = import_set(im, im->user, sizeof im->user, "auth.conf", line);
-		wipe_memory(line, sizeof line);
-		return r;
-	}
-	if (r < 0)
+	if (import_each(im, text, '|', "dma auth.conf", NULL, auth_line) < 0)
 		return -1;
-	import_note(im, "dma auth.conf: no line for %s: no authentication", im->host);
+	if (im->secret_from[0] == '\0')
+		import_note(im, "dma auth.conf: no line for %s: no authentication", im->host);
 	return 0;
 }

@@ -161,15 +161,16 @@ static int parents(struct import *im, struct msmtp_tls *t, const char *text, cha
 	return 0;
 }
 
-/* resolve - the defaults before the account, its parents, then its own lines */
-static int resolve(struct import *im, struct msmtp_tls *t, const char *text, const char *account, int depth)
+/* resolve_in - resolve's work, reading text line by line into line (n bytes) */
+static int resolve_in(struct import *im, struct msmtp_tls *t, const char *text, const char *account,
+		      int depth, char *line, size_t n)
 {
-	char line[IMPORT_VALUE_MAX + 64], *name, *plist, *key, *value;
+	char *name, *plist, *key, *value;
 	int in = 0, found = 0, r;	/* in: 0 none, 1 defaults, 2 the account */
 	const char *p = text;
 	if (depth > MSMTP_DEPTH)
 		return import_fail(im, "account %s: inheritance deeper than %d accounts (a loop?)", account, MSMTP_DEPTH);
-	while ((r = import_line(im, &p, line, sizeof line)) == 0) {
+	while ((r = import_line(im, &p, line, n)) == 0) {
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
 		if (header(line, &name, &plist)) {
@@ -189,6 +190,15 @@ static int resolve(struct import *im, struct msmtp_tls *t, const char *text, con
 		return -1;
 	return found ? 0 : import_fail(im, "no account \"%s\"%s", account,
 				       depth == 0 ? " (name one with --import=msmtp:NAME)" : "");
+}
+
+/* resolve - the defaults before the account, its parents, then its own lines */
+static int resolve(struct import *im, struct msmtp_tls *t, const char *text, const char *account, int depth)
+{
+	char line[IMPORT_VALUE_MAX + 64];
+	int r = resolve_in(im, t, text, account, depth, line, sizeof line);
+	wipe_memory(line, sizeof line);	/* it may have held a password */
+	return r;
 }
 
 /* import_msmtp - resolve the account, then msmtp's tls/tls_starttls pair */

@@ -35,12 +35,12 @@ static int remote_option(struct import *im, const char *opt)
 	return 0;
 }
 
-/* remotes - the first remote is the smarthost; relaymail has only one */
-static int remotes(struct import *im, const char *text)
+/* remotes_in - remotes' work, reading text line by line into line (n bytes) */
+static int remotes_in(struct import *im, const char *text, char *line, size_t n)
 {
-	char line[IMPORT_VALUE_MAX + 64], *host, *rest;
+	char *host, *rest;
 	int r, seen = 0;
-	while ((r = import_line(im, &text, line, sizeof line)) == 0) {
+	while ((r = import_line(im, &text, line, n)) == 0) {
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
 		(void)import_split(line, 0, &host, &rest);
@@ -65,6 +65,15 @@ static int remotes(struct import *im, const char *text)
 	if (r < 0)
 		return -1;
 	return seen > 0 ? 0 : import_fail(im, "nullmailer remotes: no remote host");
+}
+
+/* remotes - the first remote is the smarthost; relaymail has only one */
+static int remotes(struct import *im, const char *text)
+{
+	char line[IMPORT_VALUE_MAX + 64];
+	int r = remotes_in(im, text, line, sizeof line);
+	wipe_memory(line, sizeof line);	/* --pass= may have been on it */
+	return r;
 }
 
 /* first_line - the file's first line ("" for an empty file, as nullmailer reads it), or -1 */

@@ -213,17 +213,17 @@ int import_each(struct import *im, const char *text, char sep, const char *forma
 {
 	char line[IMPORT_VALUE_MAX + 64] = "", *k, *v;
 	int r;
+	unsigned n = 0;
 	while ((r = import_line(im, &text, line, sizeof line)) == 0) {
+		n++;
 		if (line[0] == '#' || line[0] == '\0')
 			continue;
 		if (import_split(line, sep, &k, &v) < 0) {
-			r = import_fail(im, "%s: \"%.60s\" has no '%c'", format, line, sep);
+			r = import_fail(im, "%s: line %u has no '%c'", format, n, sep);
 			break;
 		}
-		if (fn(im, flags, k, v) < 0) {
-			r = -1;
+		if ((r = fn(im, flags, k, v)) != 0)
 			break;
-		}
 	}
 	wipe_memory(line, sizeof line);	/* it may have held a password */
 	return r < 0 ? -1 : 0;

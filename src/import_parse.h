@@ -117,7 +117,10 @@ int import_field_set(struct import *im, void *base, const struct import_field *t
  * import_each - fn(im, flags, key, value) for each line of text that is
  * not blank or a '#' comment, split at sep (0: blanks); a line without sep
  * is an error naming format. flags: two ints the format's fn may set
- * (ssmtp's and dma's TLS switches). 0, or -1 with im->error.
+ * (ssmtp's and dma's TLS switches). fn returns 0 to go on, 1 to stop
+ * (found what it looked for), -1 on an error. The line buffer is wiped
+ * at the end (a line may hold a password), and an error names the line by
+ * its number, never its text. 0, or -1 with im->error.
  */
 int import_each(struct import *im, const char *text, char sep, const char *format, int flags[2],
 		int (*fn)(struct import *im, int flags[2], const char *key, const char *value));

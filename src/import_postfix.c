@@ -132,35 +132,32 @@ int import_postfix(struct import *im, const char *text)
 	return r < 0 ? -1 : apply(im, &p);
 }
 
+/* sasl_line - "[host]:port" "user:password": 1 (stop) on the relayhost's line */
+static int sasl_line(struct import *im, int flags[2], const char *key, const char *value)
+{
+	char host[256];
+	(void)flags;
+	size_t n = strcspn(value, ":");
+	if (value[n] != ':')
+		return import_fail(im, "postfix SASL password file: a line is not \"host user:password\"");
+	if (*key == '[')
+		key++;
+	(void)snprintf(host, sizeof host, "%.*s", (int)strcspn(key, "]:"), key);
+	if (strcmp(host, im->host) != 0)
+		return 0;
+	(void)snprintf(im->secret_from, sizeof im->secret_from, "Postfix's SASL password file");
+	char user[IMPORT_VALUE_MAX];
+	(void)snprintf(user, sizeof user, "%.*s", (int)n, value);
+	return import_set(im, im->user, sizeof im->user, "user", user) < 0 ? -1 : 1;
+}
+
 /* import_postfix_sasl - "[host]:port user:password" lines: the user for the relayhost */
 int import_postfix_sasl(struct import *im, const char *text)
 {
-	char line[IMPORT_VALUE_MAX + 64], *k, *v;
-	int r;
-	while ((r = import_line(im, &text, line, sizeof line)) == 0) {
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		(void)import_split(line, 0, &k, &v);
-		char *colon = strchr(v, ':');
-		char host[256];
-		if (colon == NULL) {
-			wipe_memory(line, sizeof line);
-			return import_fail(im, "postfix SASL password file: a line is not \"host user:password\"");
-		}
-		*colon = '\0';
-		if (*k == '[')
-			k++;
-		(void)snprintf(host, sizeof host, "%.*s", (int)strcspn(k, "]:"), k);
-		if (strcmp(host, im->host) == 0) {
-			(void)snprintf(im->secret_from, sizeof im->secret_from, "Postfix's SASL password file");
-			r = import_set(im, im->user, sizeof im->user, "user", v);
-			wipe_memory(line, sizeof line);
-			return r;
-		}
-	}
-	wipe_memory(line, sizeof line);
-	if (r < 0)
+	if (import_each(im, text, 0, "postfix SASL password file", NULL, sasl_line) < 0)
 		return -1;
-	import_note(im, "postfix: the SASL password file has no line for %s: no authentication", im->host);
+	if (im->secret_from[0] == '\0')
+		import_note(im, "postfix: the SASL password file has no line for %s: no authentication",
+			    im->host);
 	return 0;
 }

@@ -71,18 +71,17 @@ int import_ssmtp(struct import *im, const char *text)
 	return 0;
 }
 
+/* revalias - one local:from:mailhub line: noted, not carried over */
+static int revalias(struct import *im, int flags[2], const char *user, const char *rest)
+{
+	(void)flags;
+	import_note(im, "ssmtp revaliases: %s's sender %s does not carry over "
+		    "(relaymail has one [sender] rule for every user)", user, rest);
+	return 0;
+}
+
 /* import_ssmtp_revaliases - local:from:mailhub lines; relaymail has no per-user sender */
 int import_ssmtp_revaliases(struct import *im, const char *text)
 {
-	char line[IMPORT_VALUE_MAX + 64], *user, *rest;
-	int r;
-	while ((r = import_line(im, &text, line, sizeof line)) == 0) {
-		if (line[0] == '#' || line[0] == '\0')
-			continue;
-		if (import_split(line, ':', &user, &rest) < 0)
-			return import_fail(im, "revaliases: \"%s\" is not local:from:mailhub", line);
-		import_note(im, "ssmtp revaliases: %s's sender %s does not carry over "
-			    "(relaymail has one [sender] rule for every user)", user, rest);
-	}
-	return r < 0 ? -1 : 0;
+	return import_each(im, text, ':', "revaliases", NULL, revalias);
 }

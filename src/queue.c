@@ -661,15 +661,16 @@ static int keep_failed(const struct queue *q, const struct queue_msg *m, const c
 	return -1;
 }
 
-/* queue_defer - record a failed attempt and let go */
-int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try)
+/* reschedule - commit m if pending, save reason and next_try (one more attempt when counted), let go */
+static int reschedule(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try,
+		      bool counted)
 {
 	char err[256];
 	int ret = -1;
 	if (queue_keep(q, m, err, sizeof err) < 0)
 		return keep_failed(q, m, err, NULL);	/* m released */
 	if (queue_valid_id(m->id) && set_error(m, reason) == 0) {
-		m->attempts++;
+		m->attempts += counted;
 		m->next_try = next_try;
 		ret = write_state(q, m);
 	}
@@ -679,18 +680,16 @@ int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t
 	return ret;
 }
 
+/* queue_defer - record a failed attempt and let go */
+int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try)
+{
+	return reschedule(q, m, reason, next_try, true);
+}
+
 /* queue_postpone - not tried: new next_try and reason, no attempt counted */
 int queue_postpone(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try)
 {
-	char err[256];
-	int ret = -1;
-	if (queue_keep(q, m, err, sizeof err) == 0 && queue_valid_id(m->id) &&
-	    set_error(m, reason) == 0) {
-		m->next_try = next_try;
-		ret = write_state(q, m);
-	}
-	queue_release(m);
-	return ret;
+	return reschedule(q, m, reason, next_try, false);
 }
 
 /* queue_fail - give up: state saved, both files moved to failed/ */

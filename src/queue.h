@@ -201,7 +201,8 @@ int queue_defer(struct queue *q, struct queue_msg *m, const char *reason, time_t
 
 /*
  * queue_postpone - not tried in this run (the smarthost throttled): save
- * next_try and reason without counting an attempt, then release m. 0 or -1.
+ * next_try and reason without counting an attempt, then release m. 0, or
+ * -1 after logging what failed (as queue_defer).
  */
 int queue_postpone(struct queue *q, struct queue_msg *m, const char *reason, time_t next_try);
 

@@ -282,6 +282,7 @@ static int submit_status(enum submit_result r)
 	case SUBMIT_READ_ERROR:
 		return EX_OSERR;
 	case SUBMIT_CANT_QUEUE:
+	case SUBMIT_TOO_BIG:
 		return EX_CANTCREAT;
 	}
 	return EX_SOFTWARE;

@@ -198,7 +198,7 @@ static enum submit_result write_failed(const struct conf *c, int e, char *err, s
 	if (snprintf(why, sizeof why, "bigger than [queue] max_message_size (%llu bytes)",
 		     c->queue.max_message_size) < 0)
 		why[0] = '\0';
-	return say(SUBMIT_CANT_QUEUE, err, errlen, "message too big", why);
+	return say(SUBMIT_TOO_BIG, err, errlen, "message too big", why);
 }
 
 /* spool - write the headers and stream the body into a new queue file */

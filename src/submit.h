@@ -19,6 +19,7 @@ enum submit_result {
 	SUBMIT_BAD_MESSAGE,	/* malformed header block, bad header address */
 	SUBMIT_READ_ERROR,	/* the input could not be read */
 	SUBMIT_CANT_QUEUE,	/* the spool refused the message */
+	SUBMIT_TOO_BIG,		/* over [queue] max_message_size: nothing kept */
 };
 
 struct submit_request {

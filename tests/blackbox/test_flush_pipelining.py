@@ -40,7 +40,8 @@ class FlushServer(LoopbackServer):
 
     pipelining, chunking: announce PIPELINING / CHUNKING.
     data_replies: {n: reply} for the n-th end of data (1-based, across
-    connections); a reply starting with 421 closes the connection after it.
+    connections); a reply starting with 421 closes the connection after it,
+    None closes it without a word (the smarthost disappeared).
     grace: seconds an end-of-data reply waits for the client's next bytes.
     """
 
@@ -135,8 +136,11 @@ class FlushServer(LoopbackServer):
         reply = self.data_replies.get(n, "250 2.0.0 ok: queued")
         with self._lock:
             self.ends_log.append((n, mid, reply))
-            if reply.startswith("250"):
+            if reply is not None and reply.startswith("250"):
                 self.accepted.append((mid, tx["data"]))
+        if reply is None:
+            self._hang_up(s)
+            return False
         self._reply(s, st, c, reply)
         tx.clear()
         if reply.startswith("421"):
@@ -403,6 +407,21 @@ def test_flush_421_after_data_ends_the_run(relay):
         assert f.rc == 0, f
         assert sorted(accepted_ids(srv)) == sorted(ids)
         assert queued(relay) == []
+
+
+def test_flush_hang_up_after_data_retries_the_next_on_a_new_connection(relay):
+    """The smarthost disappears at the 3rd end of data, without a 421: that
+    one waits (one attempt); the 4th, whose MAIL was pipelined behind it, was
+    never judged and goes again over a new connection with the 5th."""
+    srv, ids, bad = _middle_failure(relay, False, None)
+    assert srv.conns[0].ahead[2] is True, srv.conns[0].ahead
+    assert len(srv.conns) == 2, len(srv.conns)
+    got = accepted_ids(srv)
+    assert len(got) == len(set(got)) == N - 1 and bad not in got, got
+    assert len(queued(relay)) == 1
+    log = relay.log_text()
+    assert re.findall(r"attempts=(\d+), status=", log) == ["1"] * N, log
+    assert "throttled" not in log
 
 
 def test_flush_421_after_last_data_keeps_it_queued(relay):

@@ -146,6 +146,22 @@ aliases /etc/aliases
     assert "/etc/relaymail.secret" in w.stderr
 
 
+@pytest.mark.parametrize("host,port,tls", [
+    ("localhost", "", "none"),                  # msmtp's default port 25
+    ("127.evil.example", "port 25\n", "starttls"),  # a name, not an address
+])
+def test_msmtp_password_without_tls_follows_relaymails_rule(tmp_path, host,
+                                                            port, tls):
+    """A password without TLS stays so only where relaymail allows it (a
+    loopback address, its default port 25 for tls = none); a name that
+    merely starts like one gets STARTTLS."""
+    f = tmp_path / "msmtprc"
+    f.write_text(f"account default\nhost {host}\n{port}tls off\n"
+                 f"auth on\nuser joe\npassword {SECRET}\n")
+    r = imported(tmp_path, "msmtp", f)
+    assert_lines(r, ["host = " + host, "tls = " + tls])
+
+
 def test_msmtp_examples_shipped_by_debian(tmp_path, debs):
     ex = debs / "msmtp" / "usr/share/doc/msmtp/examples"
     system = imported(tmp_path, "msmtp", ex / "msmtprc-system.example", "system.conf")

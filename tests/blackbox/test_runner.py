@@ -6,6 +6,7 @@ The privilege side (a user's runner never touches another user's mail) is
 in test_user_isolation.py.
 """
 
+import fcntl
 import os
 import re
 import time
@@ -15,6 +16,7 @@ import pytest
 
 from conftest import is_sanitized, sendmail_path
 from harness import PASSWORD, USER, header, lock_free, message
+from test_bs import QUEUED, msg, send_message, start
 from test_queue import queue_ids as queued, wait_until
 
 RCPT = "bob@example.org"
@@ -111,6 +113,51 @@ def test_runner_option_delivers_due_mail_only(smarthost, relay):
         [["carol@example.org"]]
     assert len(queued(relay)) == 1      # the deferred one waits
     assert relay.flush().rc == 0
+    assert len(host.wait_messages(2)) == 2 and queued(relay) == []
+
+
+def test_bs_in_background_mode_hands_every_message_to_one_runner(smarthost,
+                                                                 relay):
+    """-bs with [queue] mode = background: each message is answered at
+    once, and the session's messages go out over one runner's connection."""
+    host = smarthost(tls="starttls", user=USER, password=PASSWORD)
+    relay.configure(host, queue={"mode": "background"})
+    s = start(relay)
+    try:
+        for i in range(3):
+            reply = send_message(s, msg(i))[0]
+            assert QUEUED.match(reply), reply
+        assert s.cmd("QUIT")[0].startswith("221")
+        rc, _, err = s.close()
+    finally:
+        s.kill()
+    assert rc == 0, err
+    assert len(host.wait_messages(3)) == 3
+    assert wait_until(lambda: not runner_busy(relay), timeout=30)
+    assert len(host.connections) == 1 and queued(relay) == []
+
+
+def test_runner_file_trouble_keeps_the_message_and_says_why(smarthost, relay):
+    """A planted run/UID: -odb still exits 0 with the message queued and a
+    notice; --runner says so in one line (exit 71). While another runner
+    holds the lock, --runner leaves the work to it at once."""
+    host = smarthost(tls="starttls", user=USER, password=PASSWORD)
+    relay.configure(host)
+    assert relay.run(["-odq", "-i", RCPT], input=message()).rc == 0
+    run0 = relay.spool / "run" / "0"
+    run0.unlink(missing_ok=True)
+    os.symlink("/etc/passwd", run0)
+    r = relay.run(["-odb", "-i", RCPT], input=message())
+    assert r.rc == 0 and "cannot wake the queue runner" in r.err, r
+    assert len(queued(relay)) == 2
+    r = relay.run(["--runner"])
+    assert r.rc == 71 and "run/0" in r.err and len(r.err.splitlines()) == 1, r
+    run0.unlink()
+    with open(run0, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)           # another runner at work
+        assert relay.run(["--runner"]).rc == 0
+        assert host.messages == [] and len(queued(relay)) == 2
+    assert relay.run(["--runner"]).rc == 0
     assert len(host.wait_messages(2)) == 2 and queued(relay) == []
 
 

@@ -92,6 +92,35 @@ def test_bs_announces_and_enforces_the_limit(smarthost, relay):
     assert h.messages == [] and listing(relay, "q") == []
 
 
+def test_bs_just_under_the_limit_but_over_with_added_fields_is_552(smarthost,
+                                                                  relay):
+    """-bs counts the data as received; the spool also counts the Date: and
+    Message-ID: relaymail adds. A message that passes the first count but
+    not the second is still refused for good (552), never 451 (a client
+    would retry it for ever)."""
+    h = smarthost()
+    relay.configure(h, queue={"max_message_size": "4k"})
+    body = "x" * 99 + "\r\n"
+    data = ("From: alice@example.com\r\nTo: %s\r\nSubject: near\r\n\r\n"
+            % RCPT)
+    data += body * ((4096 - 40 - len(data)) // len(body))
+    assert 4000 < len(data) < 4096
+    s = start(relay)
+    try:
+        s.cmd("EHLO client.example")
+        assert s.cmd("MAIL FROM:<alice@example.com>")[0].startswith("250")
+        assert s.cmd("RCPT TO:<%s>" % RCPT)[0].startswith("250")
+        assert s.cmd("DATA")[0].startswith("354")
+        s.send(data.encode() + b".\r\n")
+        reply = s.reply()[0]
+        assert reply.startswith("552 5.3.4"), reply
+        assert s.cmd("QUIT")[0].startswith("221")
+        s.close()
+    finally:
+        s.kill()
+    assert h.messages == [] and listing(relay, "q") == []
+
+
 def test_killed_writer_tmp_file_goes_with_the_next_queue_run(smarthost,
                                                              relay):
     h = smarthost()

@@ -4,6 +4,8 @@ connection at all, the message kept for a later try, the error naming
 the key and the file.
 """
 
+import os
+
 import pytest
 
 from harness import assert_not_delivered_but_kept, message
@@ -33,4 +35,26 @@ def test_unreadable_file_fails_before_any_byte(smarthost, relay, certs,
     r = relay.run(["-i", RCPT], input=message())
     assert h.connections == [], h.commands()
     assert key in r.err and missing in r.err and "cannot read" in r.err, r
+    assert_not_delivered_but_kept(relay, r, RCPT)
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+@pytest.mark.parametrize("key", ["tls_ca_file", "tls_cert_file",
+                                 "tls_key_file", "password_file"])
+def test_file_that_is_not_regular_fails_before_any_byte(smarthost, relay,
+                                                        certs, tmp_path, key,
+                                                        kind):
+    """A directory or a FIFO where a file should be: refused before the
+    connection, never read (a FIFO would block for ever)."""
+    h = smarthost(tls="starttls")
+    path = tmp_path / ("odd-" + key)
+    if kind == "directory":
+        path.mkdir()
+    else:
+        os.mkfifo(path)
+    relay.configure(h, **cases(certs, str(path))[key])
+    r = relay.run(["-i", RCPT], input=message(), timeout=30)
+    assert h.connections == [], h.commands()
+    assert key in r.err and str(path) in r.err, r
+    assert "not a regular file" in r.err, r
     assert_not_delivered_but_kept(relay, r, RCPT)

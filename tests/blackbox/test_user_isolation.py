@@ -89,6 +89,9 @@ def test_other_users_queue_runs_leave_the_message(inst):
         rc, out, err = inst.run(["sendmail"] + args, as_user=OTHER)
         assert rc == 0, (args, err)
         assert inst.queue_files() == [qid], args
+        if args[0].startswith("-qI"):   # asked by its id: B is told why not
+            assert "another user's message: root's queue runs deliver it" \
+                in err, err
     assert inst.host.messages == []
     # B's mailq still lists it (envelope only)
     rc, out, err = inst.run(["sendmail", "-bp"], as_user=OTHER)
@@ -100,10 +103,12 @@ def test_other_users_queue_runs_leave_the_message(inst):
 
 
 def test_blocked_or_stopped_runs_of_another_user_never_delay_it(inst):
-    """B's -qI<A's id> -v and -q -v write to a full stderr pipe, another
-    -q of B's is stopped with SIGSTOP, all while the smarthost stalls its
-    greeting: none of them holds A's message, so root's -q delivers it at
-    once, exactly once."""
+    """B's -qI<A's id> -v and -q -v write to a full stderr pipe, and
+    another -q of B's gets SIGSTOP if it is still running, all while the
+    smarthost stalls its greeting: none of them holds A's message, so
+    root's -q delivers it at once, exactly once. (With the rule kept, B's
+    two -q have nothing of their own and are gone by then, without a
+    connection; -qI stays blocked on its notice, holding nothing.)"""
     qid = queue_as_a(inst)
     inst.host.opts["stall"] = {"greeting": STALL}
     pipes = [full_pipe(), full_pipe()]
@@ -117,6 +122,8 @@ def test_blocked_or_stopped_runs_of_another_user_never_delay_it(inst):
         if procs[2].poll() is None:
             procs[2].send_signal(signal.SIGSTOP)
         assert lock_free(inst.spool / "q" / qid), "B holds A's message"
+        assert [p.poll() for p in procs[1:]] == [0, 0]
+        assert inst.host.connections == []
         inst.host.opts["stall"] = {}
         start = time.monotonic()
         rc, out, err = inst.run(["sendmail", "-q"], as_user=False)

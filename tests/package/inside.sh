@@ -71,6 +71,12 @@ step "apt-get install ./$(basename "$deb") (dependencies from apt)"
 $apt install "$deb" >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; fail "apt-get install"; }
 installed_relaymail
 dpkg-query -W -f='${Status}\n' libiniparser1 | grep -q ' installed$' || fail "libiniparser1 not pulled in"
+dpkg-query -W -f='${Status}\n' libssl3 | grep -q ' installed$' || fail "libssl3 not pulled in"
+# the installed program finds its TLS library: only OpenSSL can refuse a cipher list
+[ -e /usr/lib/relaymail/relaymail-tls.so ] || fail "no /usr/lib/relaymail/relaymail-tls.so"
+sed 's/^tls_ciphers =.*/tls_ciphers = NOT-A-CIPHER/' /etc/relaymail.conf > /tmp/ciphers.conf
+/usr/sbin/sendmail -C /tmp/ciphers.conf -bv root 2>&1 | grep -q "not a cipher list OpenSSL accepts" ||
+	fail "the installed sendmail did not load its TLS library"
 
 step "an unprivileged user's message reaches the smarthost on 127.0.0.1:$port"
 sed -i -e "s/^host = .*/host = 127.0.0.1/" -e "s/^port =.*/port = $port/" \

@@ -187,6 +187,7 @@ struct throttle_case {
 	bool throttled;
 	int tried, untried;		/* messages left: with one attempt, and postponed */
 	const char *why;		/* the postponed ones' last error begins so */
+	size_t nrcpt;			/* recipients of each message (0: one) */
 };
 
 #define THROTTLED "not tried: the smarthost throttled ("
@@ -199,6 +200,11 @@ static const struct throttle_case throttle_cases[] = {
 	{ "4.7.1 to RCPT throttles", .script = { GREET, MAIL, "S:250 ok", "C:RCPT TO:<a@x>",
 		"S:451 4.7.1 rate limited", "C:RSET", "S:250 ok" },
 	  .throttled = true, .tried = 1, .untried = 1,
+	  .why = THROTTLED "451 4.7.1 rate limited)" },
+	{ "4.7.1 to one RCPT of two, the other sent: throttles", .script = { GREET, MAIL,
+		"S:250 ok", "C:RCPT TO:<a@x>", "S:451 4.7.1 rate limited", "C:RCPT TO:<b@x>",
+		"S:250 ok", "C:DATA", BODY, "S:250 queued" },
+	  .throttled = true, .tried = 1, .untried = 1, .nrcpt = 2,
 	  .why = THROTTLED "451 4.7.1 rate limited)" },
 	{ "4.3.2 to MAIL throttles", .script = { GREET, MAIL, "S:452 4.3.2 too many",
 		"C:RSET", "S:250 ok" },
@@ -254,7 +260,7 @@ static int drop_one(void *ctx, const char *id)
 static void test_throttle(void **state)
 {
 	struct fixture *f = *state;
-	char *rcpt[] = { "a@x" };
+	char *rcpt[] = { "a@x", "b@x" };
 	for (size_t i = 0; i < N(throttle_cases); i++) {
 		row_label("%s", throttle_cases[i].name);
 		const struct throttle_case *c = &throttle_cases[i];
@@ -263,8 +269,9 @@ static void test_throttle(void **state)
 		unsigned port;
 		pid_t pid = start_server(c->script, &port);
 		f->conf.smarthost.port = port;
-		queue_one(f, rcpt, 1, NULL);
-		queue_one(f, rcpt, 1, NULL);
+		size_t nrcpt = c->nrcpt != 0 ? c->nrcpt : 1;
+		queue_one(f, rcpt, nrcpt, NULL);
+		queue_one(f, rcpt, nrcpt, NULL);
 		struct deliver *d = deliver_new(&f->conf, f->q);
 		assert_non_null(d);
 		int left = deliver_queue(d, &sel);

@@ -223,6 +223,8 @@ static void test_no_secret_in_notes(void **state)
 		{ NULLMAILER, "remotes", "h smtp --pass=TOPSECRET --bogus=TOPSECRET\nh2 smtp --pass=TOPSECRET\n", 0, "", "" },
 		{ SSMTP, NULL, "mailhub=h\nAuthPass=TOPSECRET\nUnknownKey=TOPSECRET\n", 0, "", "" },
 		{ DMA_AUTH, NULL, "u|other:TOPSECRET\n", 0, "", "" },
+		{ SSMTP, NULL, "mailhub=h\nAuthPass TOPSECRET\n", -1, "", NULL },
+		{ DMA_AUTH, NULL, "u:TOPSECRET\n", -1, "", NULL },
 		{ POSTFIX_SASL, NULL, "other u:TOPSECRET\nbroken TOPSECRET\n", -1, "", NULL },
 	};
 	(void)state;

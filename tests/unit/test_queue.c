@@ -350,6 +350,8 @@ static void test_foreign_message(void **state)
 	struct envelope e;
 	struct queue_msg m;
 	char id[QUEUE_ID_LEN + 1], path[600];
+	if (geteuid() != 0)
+		skip();		/* it needs chown and setresuid */
 	make_env(&e, "alice@example.com");
 	commit_one(f, &e, 1000, false, &m);	/* root's, and locked by us */
 	memcpy(id, m.id, sizeof(id));
@@ -408,16 +410,25 @@ static void test_runner_lock(void **state)
 	/* a long count is emptied; a short one is kept */
 	assert_int_equal(queue_runner_trim(f->q, &r), 0);
 	assert_int_equal(queue_runner_wakes(&r), w + 2);
-	snprintf(path, sizeof(path), "%s/run/0", f->dir);
+	snprintf(path, sizeof(path), "%s/run/%lu", f->dir, (unsigned long)getuid());
 	assert_int_equal(truncate(path, 70000), 0);
 	assert_int_equal(queue_runner_trim(f->q, &r), 0);
 	assert_int_equal(queue_runner_wakes(&r), 0);
 	queue_runner_close(&r);
 	assert_int_equal(child_take(f), QUEUE_LOCKED);
-	/* run/UID must be a plain file of ours: a symlink is refused */
+	/* run/UID must be a plain file of ours: a second name (hard link) is refused ... */
+	char other[600];
+	snprintf(other, sizeof(other), "%s/run/extra", f->dir);
+	assert_int_equal(link(path, other), 0);
+	assert_int_equal(queue_runner_take(f->q, &r, err, sizeof(err)), QUEUE_ERROR);
+	assert_non_null(strstr(err, "not a regular file of this user"));
+	assert_int_equal(queue_wake(f->q, err, sizeof(err)), -1);
+	assert_int_equal(unlink(other), 0);
+	/* ... and so is a symlink */
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(symlink("/etc/passwd", path), 0);
 	assert_int_equal(queue_runner_take(f->q, &r, err, sizeof(err)), QUEUE_ERROR);
+	assert_non_null(strstr(err, "/run/"));
 	assert_int_equal(queue_wake(f->q, err, sizeof(err)), -1);
 	assert_int_equal(unlink(path), 0);
 }

@@ -630,7 +630,6 @@ static void test_transcript(void **state)
 	row_label_done();
 }
 
-/* main - run everything */
 /* test_xtext - RFC 3461 xtext: what goes as is and what becomes +XX */
 static void test_xtext(void **state)
 {
@@ -664,6 +663,7 @@ static void test_xtext(void **state)
 	buf_free(&small);
 }
 
+/* main - run everything */
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

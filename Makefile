@@ -103,6 +103,9 @@ $(BUILD) $(BUILD)/tests $(BUILD)/pic build/fuzz/obj:
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB) $(TLS_LIB) | $(BUILD)/tests
 	$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(ALL_LDFLAGS) -o $@ $< $(TEST_LIBS)
 
+# test_io looks at an io's memory as it is freed (test_close_wipes)
+$(BUILD)/tests/test_io: ALL_LDFLAGS += -Wl,--wrap=free
+
 # fuzz targets: tests/fuzz/fuzz_NAME.c links with $(FUZZ_LIB)
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -221,11 +224,15 @@ interop: all
 # benchmark against msmtp (bench/run.py): measures and reports, never a test;
 # results in bench/results/. bench-smoke: the harness once at tiny sizes.
 .PHONY: bench bench-smoke
-bench: all
-	$(PYTHON) bench/run.py
+bench: all $(BUILD)/openssl-floor
+	$(PYTHON) bench/run.py --floor $(BUILD)/openssl-floor
 
-bench-smoke: all
-	$(PYTHON) bench/run.py --quick --out $(BUILD)/bench-smoke
+bench-smoke: all $(BUILD)/openssl-floor
+	$(PYTHON) bench/run.py --quick --floor $(BUILD)/openssl-floor --out $(BUILD)/bench-smoke
+
+# what OpenSSL alone costs a client (bench/openssl_floor.c), run beside W1
+$(BUILD)/openssl-floor: bench/openssl_floor.c | $(BUILD)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -lssl -lcrypto
 
 # static analysis with the checked-in configuration (.clang-tidy,
 # tests/cppcheck-suppressions.txt) and the module graph of src/README;

@@ -5,8 +5,9 @@ regression in start-up work shows as a number even on a busy machine.
                  session exists (two warm-up sends first)
   queue-only     `sendmail -odq -t -i`: spooled, no connection
 
-Each is one run of ./sendmail under `valgrind --tool=callgrind`; the
-queue-only one also reports its peak RSS measured without valgrind.
+Each is one run of ./sendmail under `valgrind --tool=callgrind`; then one
+run of each without valgrind under GNU time gives its minor page faults
+(the process from its fork, exec included) and peak RSS.
 
   /usr/bin/python3 bench/instructions.py   (aiosmtpd smarthost, prints both)
 """
@@ -57,7 +58,7 @@ def callgrind(argv, env, data, workdir):
 
 
 def measure(workdir, host, binary):
-    """{'resumed_send_ir', 'queue_only_ir', 'queue_only_rss_mb'} or
+    """{'resumed_send_ir', 'queue_only_ir', '*_rss_mb', '*_faults'} or
     {'skipped': why} when valgrind is not installed."""
     if not os.access(VALGRIND, os.X_OK):
         return {"skipped": "valgrind is not installed"}
@@ -75,15 +76,20 @@ def measure(workdir, host, binary):
     out = {"resumed_send_ir": callgrind(prog.send(), prog.env, data, workdir),
            "queue_only_ir": callgrind(prog.enqueue(), prog.env, data,
                                       workdir)}
-    # peak RSS of a queue-only run on its own, as W3 measures it (GNU time)
+    # peak RSS of a queue-only run on its own, as W3 measures it, and the
+    # page faults of a resumed send: on a virtual machine each costs
+    # microseconds, and their number hardly varies from run to run
     rss = os.path.join(workdir, "rss")
-    rc, err = _run([workloads.GNU_TIME, "-f", "%M", "-o", rss]
-                      + prog.enqueue(), prog.env, data)
-    if rc != 0:
-        raise RuntimeError("queue-only run: exit %d: %s"
-                           % (rc, err.decode(errors="replace")[-300:]))
-    with open(rss) as f:
-        out["queue_only_rss_mb"] = round(int(f.read().split()[-1]) / 1024, 2)
+    for key, argv in (("queue_only", prog.enqueue()), ("resumed_send", prog.send())):
+        rc, err = _run([workloads.GNU_TIME, "-f", "%M %R", "-o", rss]
+                       + argv, prog.env, data)
+        if rc != 0:
+            raise RuntimeError("%s run: exit %d: %s" % (
+                key, rc, err.decode(errors="replace")[-300:]))
+        with open(rss) as f:
+            kb, faults = f.read().split()[-2:]
+        out[key + "_rss_mb"] = round(int(kb) / 1024, 2)
+        out[key + "_faults"] = int(faults)
     return out
 
 
@@ -91,9 +97,11 @@ def render(counts):
     """The line printed beside the table."""
     if "skipped" in counts:
         return "Instructions (callgrind): skipped: %s" % counts["skipped"]
-    return ("Instructions (callgrind): resumed STARTTLS send %.2f M, "
-            "queue-only submission %.2f M (peak RSS %.2f MB)"
-            % (counts["resumed_send_ir"] / 1e6, counts["queue_only_ir"] / 1e6,
+    return ("Instructions (callgrind): resumed STARTTLS send %.2f M "
+            "(%d page faults), queue-only submission %.2f M (%d page faults, "
+            "peak RSS %.2f MB)"
+            % (counts["resumed_send_ir"] / 1e6, counts["resumed_send_faults"],
+               counts["queue_only_ir"] / 1e6, counts["queue_only_faults"],
                counts["queue_only_rss_mb"]))
 
 

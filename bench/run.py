@@ -7,7 +7,9 @@ bench/proxy.py where a delay or a count of turns and connections is needed.
 Runs of the two are interleaved (ours, msmtp, ours, msmtp ...) and medians
 reported. Workloads (see bench/workloads.py):
 
-  W1  N sequential `sendmail -t -i` of a 2 KB message, loopback (direct)
+  W1  N sequential `sendmail -t -i` of a 2 KB message, loopback (direct);
+      with --floor, bench/openssl_floor.c in the same rotation: the CPU of
+      OpenSSL's start-up alone, which every client of it pays
   W2  the same through the proxy at --rtt-ms, STARTTLS and implicit TLS
   W3  one big message (25 MB): wall, CPU, peak RSS
   W4  C concurrent submissions: total wall
@@ -24,7 +26,7 @@ valgrind (about 2 s), so --quick keeps them.
 
   /usr/bin/python3 bench/run.py [--quick] [--smarthost postfix|aiosmtpd]
                                 [--rtt-ms 20] [--only W7] [--sendmail PATH]
-                                [-v]
+                                [--floor build/openssl-floor] [-v]
 
 Writes bench/results/<UTC time>.md and .json, and latest.md / latest.json.
 It measures and reports; it never fails because a number is bad (exit 1
@@ -70,6 +72,9 @@ def parse_args(argv):
                     help="msmtp's `auth` setting (default: on = its choice)")
     ap.add_argument("--only", default="",
                     help="comma-separated workloads to run, e.g. W1,W3")
+    ap.add_argument("--floor", default=None,
+                    help="build/openssl-floor (make bench builds it): "
+                    "OpenSSL's start-up alone, run beside W1")
     ap.add_argument("--sendmail", default=None,
                     help="the binary to measure (default: "
                     "$RELAYMAIL_SENDMAIL, else ./sendmail of this tree)")
@@ -193,7 +198,9 @@ def main(argv=None):
         host = start_smarthost(args.smarthost, pki, workdir, log)
         log("smarthost: %s %s" % (host.name, host.ports))
         ctx = workloads.Context(workdir, host, binary, args.rtt_ms / 2000.0,
-                                args.msmtp_auth, log, args.verbose)
+                                args.msmtp_auth, log, args.verbose,
+                                floor=(os.path.abspath(args.floor)
+                                       if args.floor else None))
         results = workloads.run_all(ctx, n, only)
         log("callgrind ...")
         try:

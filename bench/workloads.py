@@ -30,8 +30,9 @@ GNU_TIME = "/usr/bin/time"
 
 class Context:
     def __init__(self, workdir, host, binary, delay, msmtp_auth, log,
-                 verbose):
+                 verbose, floor=None):
         self.workdir = Path(workdir)
+        self.floor = floor      # bench/openssl_floor.c, built; run beside W1
         self.host, self.binary, self.delay = host, binary, delay
         self.msmtp_auth, self.log, self.verbose = msmtp_auth, log, verbose
         self.proxies = []
@@ -241,15 +242,17 @@ def wait_received(ctx, target, timeout=30):
 
 # --- W1 / W2 : sequential small messages -------------------------------------
 
-def sequential(ctx, name, port, tls, count, proxy=None):
+def sequential(ctx, name, port, tls, count, proxy=None, floor=None):
     """count interleaved sends of the 2 KB message by each program;
-    per message: wall, cpu and (through a proxy) turns and connections."""
+    per message: wall, cpu and (through a proxy) turns and connections.
+    floor: a program run in the same rotation (its cpu in raw["FLOOR"])."""
     ours, msmtp = ctx.pair(name, port, tls)
     msg = ctx.message(2048)
     chk = Checker(name)
     raw = {p.label: {"wall": [], "cpu": [], "round_trips": [],
                      "changes": [], "connections": []}
            for p in (ours, msmtp)}
+    raw["FLOOR"] = {"cpu": []}
     received0 = ctx.host.received()
     sent = 0
     for i in range(count + 1):          # i == 0: warm-up, not counted
@@ -273,6 +276,12 @@ def sequential(ctx, name, port, tls, count, proxy=None):
                 d["round_trips"].append(sum(c.round_trips for c in conns))
                 d["changes"].append(sum(c.changes for c in conns))
                 d["connections"].append(len(conns))
+        if floor:
+            r = run_child([floor], ours.env, None, ours.dir / "floor-err")
+            if r.rc != 0:
+                chk.failures.append("%s: %s: exit %s" % (name, floor, r.rc))
+            elif i > 0:
+                raw["FLOOR"]["cpu"].append(r.cpu)
         if i == 0 or i % 50 == 0:
             ctx.log("  %s: %d/%d" % (name, i, count))
     got = wait_received(ctx, received0 + sent)
@@ -305,7 +314,7 @@ def trace_loopback(ctx):
 def w1(ctx, n):
     trace_loopback(ctx)
     raw, chk = sequential(ctx, "W1", ctx.host.ports["starttls"], "starttls",
-                          n["n1"])
+                          n["n1"], floor=ctx.floor)
     o, m = raw["OUR"], raw["MSMTP"]
     ms = 1000.0
     metrics = [
@@ -313,6 +322,15 @@ def w1(ctx, n):
                med(o["wall"]) * ms, med(m["wall"]) * ms),
         metric("W1 CPU per message (user+sys)", "ms",
                med(o["cpu"]) * ms, med(m["cpu"]) * ms),
+    ]
+    if raw["FLOOR"]["cpu"]:
+        # OUR column: bench/openssl_floor.c, OpenSSL's start-up with no
+        # connection; what any client of the system OpenSSL pays
+        metrics.append(metric("W1 CPU of OpenSSL's start-up alone (FLOOR "
+                              "in the OUR column)", "ms",
+                              med(raw["FLOOR"]["cpu"]) * ms,
+                              med(m["cpu"]) * ms))
+    metrics += [
         metric("W1 wall / CPU (stall if > 2)", "x",
                med(o["wall"]) / max(med(o["cpu"]), 1e-6),
                med(m["wall"]) / max(med(m["cpu"]), 1e-6)),

@@ -10,6 +10,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,7 @@ struct io {
 	bool broken;		/* the byte stream is out of step (over-long line, failed handshake) */
 	size_t rpos, rlen;	/* unread input is rbuf[rpos..rlen) */
 	size_t wlen;
+	size_t rseen, wseen;	/* high-water marks: io_close wipes these, not pages never touched */
 	char host[IO_HOST_MAX];
 	char peer[IO_PEER_MAX];
 	char err[IO_ERR_MAX];
@@ -157,6 +159,7 @@ static struct io *io_new(int fd, const char *host, const struct sockaddr *sa, un
 	io->loopback = false;
 	io->broken = false;
 	io->rpos = io->rlen = io->wlen = 0;
+	io->rseen = io->wseen = 0;
 	io->err[0] = '\0';
 	memcpy(io->host, host, strlen(host) + 1);
 	int n;
@@ -402,6 +405,8 @@ static int fill(struct io *io, long long deadline)
 				r = -1;
 			}
 		}
+		if (io->rlen > io->rseen)
+			io->rseen = io->rlen;
 		if (r != 2)
 			return r;
 		if (wait_io(io, events, deadline, "waiting for the server") < 0)
@@ -478,6 +483,8 @@ int io_write(struct io *io, const void *p, size_t n)
 		size_t k = IO_WBUF - io->wlen < n ? IO_WBUF - io->wlen : n;
 		memcpy(io->wbuf + io->wlen, s, k);
 		io->wlen += k;
+		if (io->wlen > io->wseen)
+			io->wseen = io->wlen;
 		s += k;
 		n -= k;
 	}
@@ -557,6 +564,9 @@ void io_close(struct io *io)
 	tls_free(io->tls);
 	if (io->fd >= 0)
 		close(io->fd);
-	explicit_bzero(io, sizeof *io);
+	/* the buffers' untouched tails were never written: wiping them would only fault them in */
+	explicit_bzero(io->rbuf, io->rseen);
+	explicit_bzero(io->wbuf, io->wseen);
+	explicit_bzero(io, offsetof(struct io, rbuf));
 	free(io);
 }

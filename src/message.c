@@ -604,7 +604,12 @@ static int body_loop(struct message_reader *r, struct body_out *b)
 int message_copy_body(struct message_reader *r,
 		      int (*out)(void *ctx, const void *p, size_t n), void *ctx)
 {
-	struct body_out b = { .out = out, .ctx = ctx };
+	/* field by field: an initializer would zero all of buf, 8 pages of stack, for nothing */
+	struct body_out b;
+	b.len = 0;
+	b.col = 0;
+	b.out = out;
+	b.ctx = ctx;
 	if (!r->first_line_done && skip_mbox_from(r) < 0)
 		return -2;
 	if (r->pending.len > 0) {

@@ -14,7 +14,11 @@
 
 struct io;	/* io.h */
 
-#define SMTP_READ_BLOCK (64 * 1024)	/* message data read per pread */
+/*
+ * message data read per pread; the block of three stays under malloc's mmap
+ * threshold (128 KiB), so a session does not map and unmap it afresh
+ */
+#define SMTP_READ_BLOCK (32 * 1024)
 
 /* where the session is, for timeouts and error texts */
 enum smtp_state {

@@ -63,7 +63,17 @@ static void store(void *ctx, const char *key, const void *der, size_t n)
 	/* a lost session costs one full handshake: no fsync */
 	bool ok = write(fd, der, n) == (ssize_t)n;
 	ok = close(fd) == 0 && ok;
-	if (!ok || renameat(c->dirfd, tmp, c->dirfd, key) < 0)
+	if (ok) {
+		/*
+		 * The old entry goes first: a rename over an existing file makes
+		 * ext4 (auto_da_alloc) start writing the new one out at once, 0.25 ms
+		 * of CPU and 0.6 ms of waiting per send. A reader in between finds
+		 * no session and makes one full handshake.
+		 */
+		(void)unlinkat(c->dirfd, key, 0);
+		ok = renameat(c->dirfd, tmp, c->dirfd, key) == 0;
+	}
+	if (!ok)
 		(void)unlinkat(c->dirfd, tmp, 0);
 }
 

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <valgrind/memcheck.h>
 
 #include "io.h"
 #include "tls.h"
@@ -270,6 +272,65 @@ static void test_pending(void **state)
 	assert_int_equal(io_pending(io), 0);
 	buf_free(&line);
 	io_close(io);
+	close(peer);
+}
+
+/*
+ * free is wrapped for this test program (-Wl,--wrap=free in the Makefile)
+ * so that test_close_wipes can look at an io's memory just before it goes
+ * back to the allocator.
+ */
+void __real_free(void *p);
+void __wrap_free(void *p);
+static const void *watched;	/* the block __wrap_free inspects, once */
+static int watched_marks = -1;	/* MARK- found in it when it was freed */
+
+/* count_marks - occurrences of "MARK-" in the n bytes at p (all bytes, written or not) */
+static int count_marks(const void *p, size_t n)
+{
+	/* the buffers' tails were never written: valgrind would call them undefined */
+	VALGRIND_MAKE_MEM_DEFINED(p, n);
+	int found = 0;
+	const char *s = p, *end = s + n;
+	while ((s = memmem(s, (size_t)(end - s), "MARK-", 5)) != NULL) {
+		found++;
+		s += 5;
+	}
+	return found;
+}
+
+void __wrap_free(void *p)
+{
+	if (p != NULL && p == watched) {
+		watched_marks = count_marks(p, malloc_usable_size(p));
+		watched = NULL;
+	}
+	__real_free(p);
+}
+
+/*
+ * test_close_wipes - io_close leaves nothing of a server's reply in the read
+ * buffer nor of an unsent command in the write buffer (it wipes only what
+ * the buffers ever held, so these must be counted right)
+ */
+static void test_close_wipes(void **state)
+{
+	(void)state;
+	int peer;
+	struct io *io = pair(&peer, 5);
+	struct buf line;
+	buf_init(&line, IO_LINE_MAX);
+	write_all(peer, "334 MARK-CHALLENGE\r\n", 20);
+	assert_int_equal(io_read_line(io, &line), 1);
+	assert_string_equal(buf_cstr(&line), "334 MARK-CHALLENGE");
+	assert_int_equal(io_write(io, "MARK-SECRET-RESPONSE\r\n", 22), 0);
+	/* both are in the io's memory now: the test can see them */
+	assert_int_equal(count_marks(io, malloc_usable_size(io)), 2);
+	watched = io;
+	watched_marks = -1;
+	io_close(io);
+	assert_int_equal(watched_marks, 0);
+	buf_wipe(&line);
 	close(peer);
 }
 
@@ -804,6 +865,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_timeout, row_label_report),
 		cmocka_unit_test_teardown(test_peer_close, row_label_report),
 		cmocka_unit_test_teardown(test_pending, row_label_report),
+		cmocka_unit_test_teardown(test_close_wipes, row_label_report),
 		cmocka_unit_test_teardown(test_write_buffering, row_label_report),
 		cmocka_unit_test_teardown(test_write_large, row_label_report),
 		cmocka_unit_test_teardown(test_connect, row_label_report),

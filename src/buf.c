@@ -2,9 +2,11 @@
 #include "buf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* buf_init - empty buffer limited to max bytes */
@@ -152,6 +154,29 @@ int buf_write_all(int fd, const void *p, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+/* open_regular - open, then refuse what is not a regular file; see buf.h */
+int open_regular(const char *path, struct stat *st)
+{
+	struct stat own;
+	if (st == NULL)
+		st = &own;
+	/* O_NONBLOCK: a FIFO planted there must not hang the open (nor a later reader) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -2;
+	}
+	return fd;
 }
 
 /* wipe_memory - libc's explicit_bzero: a memset the compiler may not drop */

@@ -4,7 +4,8 @@
  * Appending past the maximum fails (returns -1) and leaves the buffer as it
  * was: nothing is ever truncated silently. The data is always followed by a
  * NUL byte (not counted in len), so buf_cstr() is usable when the content
- * holds no NUL of its own.
+ * holds no NUL of its own. Beside it, the small helpers every module
+ * shares: buf_error, buf_write_all, open_regular, wipe_memory.
  */
 #ifndef RELAYMAIL_BUF_H
 #define RELAYMAIL_BUF_H
@@ -59,6 +60,15 @@ int buf_error(char *err, size_t errlen, const char *fmt, ...)
 
 /* buf_write_all - write(2) all n bytes to fd, through EINTR and short writes; 0/-1 */
 int buf_write_all(int fd, const void *p, size_t n);
+
+/*
+ * open_regular - path opened read-only for reading a small file: never
+ * blocking on a FIFO, never taking a controlling terminal. The fd; -1 with
+ * errno when it cannot be opened; -2 when it is not a regular file (*st, if
+ * st is not NULL, says what it is).
+ */
+struct stat;
+int open_regular(const char *path, struct stat *st);
 
 /* wipe_memory - overwrite n bytes so that the compiler cannot skip it */
 void wipe_memory(void *p, size_t n);

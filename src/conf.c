@@ -623,17 +623,15 @@ static int load_file(const struct conf_loading *ld)
 /* check_readable - a regular file that this process may read */
 static int check_readable(const struct conf_loading *ld)
 {
-	struct stat st = { 0 };
-	int fd = open(ld->path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	int e = fd < 0 || fstat(fd, &st) < 0 ? errno : 0;
-	if (fd >= 0)
-		close(fd);
-	if (e == 0 && S_ISDIR(st.st_mode))
-		e = EISDIR;
-	if (e != 0)
-		return conf_report(ld, NULL, NULL, "cannot read: %s", strerror(e));
-	if (!S_ISREG(st.st_mode))
+	struct stat st;
+	int fd = open_regular(ld->path, &st);
+	if (fd == -2 && S_ISDIR(st.st_mode))
+		return conf_report(ld, NULL, NULL, "cannot read: %s", strerror(EISDIR));
+	if (fd == -2)
 		return conf_report(ld, NULL, NULL, "cannot read: not a regular file");
+	if (fd < 0)
+		return conf_report(ld, NULL, NULL, "cannot read: %s", strerror(errno));
+	close(fd);
 	return 0;
 }
 

@@ -16,17 +16,15 @@
 /* read_text - a whole (small) configuration file into text; 0, or an outcome with err */
 static enum import_outcome read_text(const char *path, struct buf *text, char *err, size_t errlen)
 {
-	struct stat st;
 	char chunk[4096];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		(void)buf_error(err, errlen, "cannot read %s: %s", path, strerror(errno));
+	int fd = open_regular(path, NULL);
+	if (fd == -2) {
+		(void)buf_error(err, errlen, "%s is not a regular file", path);
 		return IMPORT_NO_INPUT;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		(void)buf_error(err, errlen, "%s is not a regular file", path);
+	if (fd < 0) {
+		(void)buf_error(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return IMPORT_NO_INPUT;
 	}
 	buf_init(text, IMPORT_TEXT_MAX);

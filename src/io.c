@@ -36,7 +36,7 @@ struct io {
 	bool broken;		/* the byte stream is out of step (over-long line, failed handshake) */
 	size_t rpos, rlen;	/* unread input is rbuf[rpos..rlen) */
 	size_t wlen;
-	size_t rseen, wseen;	/* high-water marks: io_close wipes these, not pages never touched */
+	size_t rseen;		/* rbuf[0..rseen) ever held input: io_close wipes that, not pages never touched */
 	char host[IO_HOST_MAX];
 	char peer[IO_PEER_MAX];
 	char err[IO_ERR_MAX];
@@ -159,7 +159,7 @@ static struct io *io_new(int fd, const char *host, const struct sockaddr *sa, un
 	io->loopback = false;
 	io->broken = false;
 	io->rpos = io->rlen = io->wlen = 0;
-	io->rseen = io->wseen = 0;
+	io->rseen = 0;
 	io->err[0] = '\0';
 	memcpy(io->host, host, strlen(host) + 1);
 	int n;
@@ -483,8 +483,6 @@ int io_write(struct io *io, const void *p, size_t n)
 		size_t k = IO_WBUF - io->wlen < n ? IO_WBUF - io->wlen : n;
 		memcpy(io->wbuf + io->wlen, s, k);
 		io->wlen += k;
-		if (io->wlen > io->wseen)
-			io->wseen = io->wlen;
 		s += k;
 		n -= k;
 	}
@@ -564,9 +562,13 @@ void io_close(struct io *io)
 	tls_free(io->tls);
 	if (io->fd >= 0)
 		close(io->fd);
-	/* the buffers' untouched tails were never written: wiping them would only fault them in */
+	/*
+	 * Only what the buffers hold: untouched pages would be faulted in for
+	 * nothing. io_flush wipes wbuf as it empties it, so wbuf[0..wlen) is all
+	 * that is left there.
+	 */
 	explicit_bzero(io->rbuf, io->rseen);
-	explicit_bzero(io->wbuf, io->wseen);
+	explicit_bzero(io->wbuf, io->wlen);
 	explicit_bzero(io, offsetof(struct io, rbuf));
 	free(io);
 }

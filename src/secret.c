@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define SECRET_READ_MAX (64 * 1024)	/* what is read of a file or a command */
@@ -44,16 +43,12 @@ int secret_read_file(const char *path, const char *key, struct buf *out, char *e
 {
 	char chunk[4096];
 	struct buf raw;
-	struct stat st;
-	/* O_NONBLOCK: a FIFO there must not hang us; only a regular file is read */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = open_regular(path, NULL);
+	if (fd == -2)
+		return buf_error(err, errlen, "[auth] %s %s: not a regular file", key, path);
 	if (fd < 0)
 		return buf_error(err, errlen, "[auth] %s %s: cannot read: %s",
 			   key, path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return buf_error(err, errlen, "[auth] %s %s: not a regular file", key, path);
-	}
 	buf_init(&raw, SECRET_READ_MAX);
 	int r = 0;
 	while (memchr(buf_cstr(&raw), '\n', raw.len) == NULL) {

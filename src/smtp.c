@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth.h"
@@ -390,20 +389,18 @@ static int files_readable(const struct smtp_params *cfg, struct smtp_reply *why)
 	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
 		if (paths[i] == NULL)
 			continue;
-		/* O_NONBLOCK: a FIFO planted there must not hang us, nor OpenSSL later */
-		int fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		struct stat st;
+		/* a FIFO there would hang OpenSSL in the handshake: open_regular refuses it */
+		int fd = open_regular(paths[i], NULL);
+		if (fd == -2) {
+			smtp_set_text(why, "[smarthost] %s %s: not a regular file", keys[i], paths[i]);
+			return -1;
+		}
 		if (fd < 0) {
 			smtp_set_text(why, "[smarthost] %s %s: cannot read: %s", keys[i], paths[i],
 				      strerror(errno));
 			return -1;
 		}
-		bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 		close(fd);
-		if (!regular) {
-			smtp_set_text(why, "[smarthost] %s %s: not a regular file", keys[i], paths[i]);
-			return -1;
-		}
 	}
 	return 0;
 }

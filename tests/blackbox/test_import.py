@@ -90,6 +90,20 @@ def test_missing_file_exit_66(tmp_path):
     assert "nope.conf" in r.stderr
 
 
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_file_that_is_not_regular_exit_66(tmp_path, kind):
+    """A FIFO is refused without waiting for a writer (run's 30 s timeout
+    would fire), as a directory is."""
+    f = tmp_path / "odd.conf"
+    if kind == "directory":
+        f.mkdir()
+    else:
+        os.mkfifo(f)
+    r = run("--import=ssmtp", str(f))
+    assert r.returncode == 66, r
+    assert str(f) + " is not a regular file" in r.stderr, r
+
+
 def test_missing_nullmailer_directory_exit_66(tmp_path):
     assert run("--import=nullmailer", str(tmp_path / "nullmailer")).returncode == 66
 
